@@ -20,6 +20,7 @@ __all__ = [
     "FLOAT64_UNIT_ROUNDOFF",
     "HARD_INSTANCE_GRID_BITS",
     "HARD_INSTANCE_MAX_LABELLINGS",
+    "LAZY_IBP_MIN_PARAMETERS",
     "LIBM_POW_RELATIVE_ERROR",
     "LINEAR_BOUNDS_BUDGET_BYTES",
     "MEMORY_LIMIT_BYTES",
@@ -196,3 +197,10 @@ HARD_INSTANCE_MAX_LABELLINGS: int = 2**16
 #: parallel on the reference machines' 2 cores (measured 1.75x on a 10^7-weight sparse net);
 #: capped by os.cpu_count(). 1 gives the single-threaded behaviour.
 BOUND_PROPAGATION_THREADS: int = 2
+
+#: ``interval_output_bounds(kernel="auto")`` switches to the lazy kernel
+#: (robustexp.verify._lazy_ibp: depth-first, early exit on proven-dead ReLUs, compiled with
+#: numba) for all-sparse nets with at least this many parameters. Below it the batched
+#: BLAS/CSR kernel is as fast and needs no compilation (numba compiles once, ~2 s, then
+#: caches on disk).
+LAZY_IBP_MIN_PARAMETERS: int = 1_000_000

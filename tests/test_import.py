@@ -1,5 +1,5 @@
 """Import-time requirement (issue §1): ``import robustexp`` takes < 0.5 s and loads no torch,
-matplotlib, ONNX or solver; the network core and the CLI parser do not load them either.
+matplotlib, ONNX, numba or solver; the network core and the CLI parser do not load them either.
 
 Each measurement runs in a fresh interpreter (``sys.executable``), timing only the import
 statement with ``time.perf_counter`` (interpreter start-up excluded); the median of several runs
@@ -22,7 +22,7 @@ IMPORT_BUDGET_S = 0.5
 RUNS = 5
 
 #: Modules that must not be loaded by the given import (heavy or optional dependencies).
-FORBIDDEN = ("torch", "matplotlib", "onnx", "pyscipopt", "scipy.optimize", "highspy")
+FORBIDDEN = ("torch", "matplotlib", "onnx", "pyscipopt", "scipy.optimize", "highspy", "numba")
 
 _PROBE = """
 import json, sys, time

@@ -48,7 +48,6 @@ __all__ = [
     "ExplicitConstant",
     "Instance",
     "RadiusCondition",
-    "exact_distance_power",
     "exact_norm_power",
     "rows_in_unit_ball",
     "sqrt_bounds",
@@ -432,20 +431,6 @@ def exact_norm_power(v: Any, p: float) -> Fraction:
         return sum((abs(t) for t in vals), Fraction(0))
     if p == 2:
         return sum((t * t for t in vals), Fraction(0))
-    raise InvalidInputError(f"p must be 1, 2 or inf; got {p!r}")
-
-
-def exact_distance_power(a: Any, b: Any, p: float) -> Fraction:
-    """Exact ``‖a − b‖_p`` (p = 1, ∞) or ``‖a − b‖_2²`` (p = 2) of two float vectors."""
-    fa = [Fraction(float(t)) for t in np.asarray(a, dtype=np.float64).ravel()]
-    fb = [Fraction(float(t)) for t in np.asarray(b, dtype=np.float64).ravel()]
-    diffs = [s - t for s, t in zip(fa, fb)]
-    if p == np.inf:
-        return max((abs(t) for t in diffs), default=Fraction(0))
-    if p == 1:
-        return sum((abs(t) for t in diffs), Fraction(0))
-    if p == 2:
-        return sum((t * t for t in diffs), Fraction(0))
     raise InvalidInputError(f"p must be 1, 2 or inf; got {p!r}")
 
 

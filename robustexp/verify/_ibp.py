@@ -371,13 +371,24 @@ def interval_bounds(net: ReLUNet, ball: LpBall) -> LayerBounds:
     return LayerBounds(tuple(lows), tuple(ups), "ibp")
 
 
-def interval_output_bounds(net: ReLUNet, ball: LpBall) -> tuple[np.ndarray, np.ndarray]:
+def interval_output_bounds(
+    net: ReLUNet, ball: LpBall, *, kernel: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
     """Sound IBP bounds ``(lower, upper)`` (n, out_dim) of the output only (streams layers).
 
     Memory stays at a few (widest layer x chunk) arrays, so this works on nets whose
-    per-layer bounds for the whole batch would not fit.
+    per-layer bounds for the whole batch would not fit. ``kernel``: ``"eager"`` (batched,
+    layer by layer), ``"lazy"`` (:mod:`robustexp.verify._lazy_ibp`: depth first, skips the
+    inputs of ReLUs proven dead; the same enclosure up to rounding), or ``"auto"`` (lazy for
+    large sparse nets when numba is installed, see ``LAZY_IBP_MIN_PARAMETERS``).
     """
     check_net_ball(net, ball)
+    if kernel not in ("auto", "eager", "lazy"):
+        raise InvalidInputError(f"kernel must be 'auto', 'eager' or 'lazy'; got {kernel!r}")
+    from robustexp.verify._lazy_ibp import lazy_interval_output_bounds, use_lazy_ibp
+
+    if kernel == "lazy" or (kernel == "auto" and use_lazy_ibp(net)):
+        return lazy_interval_output_bounds(net, ball)
     n = ball.n
     lo_out = np.empty((n, net.out_dim))
     hi_out = np.empty((n, net.out_dim))

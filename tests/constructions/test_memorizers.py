@@ -257,3 +257,17 @@ def test_ibp_certifies_the_cube_memorizer_but_not_the_max_tree_one():
     tree = CONSTRUCTIONS["memorizer-linf"].build(inst.X, inst.y, inst.radius)
     assert np.all(margin_lower_bound(cube, ball, inst.y, method="ibp") > 0.99)
     assert np.all(margin_lower_bound(tree, ball, inst.y, method="ibp") <= 0)
+
+
+def test_unit_ball_membership_is_exact_at_the_boundary():
+    """‖(1/2, 1/2, 1/2, 1/2)‖₂ = 1 exactly: inside; one ulp more in a coordinate: outside
+    (the float sum of squares cannot tell them apart)."""
+    from robustexp.constructions import rows_in_unit_ball
+
+    on = np.full((1, 4), 0.5)
+    off = on.copy()
+    off[0, 0] = np.nextafter(0.5, 1.0)
+    assert rows_in_unit_ball(on, 2)[0]
+    assert not rows_in_unit_ball(off, 2)[0]
+    assert rows_in_unit_ball(np.array([[0.25, -0.75]]), 1)[0]
+    assert not rows_in_unit_ball(np.array([[0.25, -0.75]]) * np.nextafter(1.0, 2.0), 1)[0]
