@@ -14,7 +14,8 @@ that norm is run. Per cell:
 * the certificate (the construction's own proof check) and its time;
 * generic verification with ``robust_accuracy(methods=("ibp", "crown", "milp"))`` under a
   wall-clock budget per cell (``VERIFY_BUDGET``): the certified fraction, which method
-  certified how many points, and how many stayed unknown (budget or solver limits);
+  certified how many points, how many stayed unknown (budget or solver limits), the mean
+  time of a complete query and the time deciding all points would take at that rate;
 * attacks at the claimed radius: PGD, and the *projection attack* (for each point x_i, the
   projection of its nearest opposite point onto B_p(x_i, δ)); every witness is re-checked
   exactly (``recheck_witness``);
@@ -27,6 +28,8 @@ that norm is run. Per cell:
 
 Resumable: each cell's result is written atomically to ``results/memorization_grid/<cell>.json``
 and skipped when present; the summary goes to ``results/memorization_grid.json``.
+``--refresh-generic`` re-runs only the generic verification of cells computed with an older
+``GENERIC_VERSION`` of the verifiers.
 ``quick``: N = 10 and d ∈ {2, 8} only, small budgets, no digits.
 """
 
@@ -57,8 +60,11 @@ EPS = {
     8: {10: 0.2, 100: 0.15, 1000: 0.08},
     64: {10: 0.3, 100: 0.25, 1000: 0.2},
 }
-VERIFY_BUDGET = 45.0  # seconds of generic verification per cell
-MILP_LIMIT = 10.0  # seconds per complete query
+VERIFY_BUDGET = 120.0  # seconds of generic verification per cell
+MILP_LIMIT = 20.0  # seconds per complete query
+#: Bumped when the generic verifiers change; ``--refresh-generic`` recomputes older results.
+#: 2: lazy IBP for large nets, cone-of-influence pruning in the MILP/MIQCP encoding.
+GENERIC_VERSION = 2
 ATTACK = {"steps": 60, "restarts": 3}
 #: Projection-attack candidates with a float margin above this are certainly not witnesses
 #: (the float error of a forward pass here is < 1e-9); only the others are re-checked.
@@ -171,11 +177,14 @@ def _generic(net: Any, X: np.ndarray, y: np.ndarray, spec: Any, budget: float) -
     left = [r.index for r in rep.results if r.verdict.value != "certified"]
     order = np.random.default_rng(0).permutation(left).tolist()
     tried = 0
+    ibp_time = time.perf_counter() - t0
+    query_times: list[float] = []
     for i in order:
         remaining = budget - (time.perf_counter() - t0)
         if remaining <= 0:
             break
         tried += 1
+        tq = time.perf_counter()
         one = robust_accuracy(
             net,
             X[[i]],
@@ -185,10 +194,13 @@ def _generic(net: Any, X: np.ndarray, y: np.ndarray, spec: Any, budget: float) -
             time_budget=remaining,
             milp_time_limit=min(MILP_LIMIT, remaining),
         )
+        query_times.append(time.perf_counter() - tq)
         for m, k in one.method_counts().get("certified", {}).items():
             by[m] = by.get(m, 0) + k
     certified = sum(by.values())
+    mean_q = float(np.mean(query_times)) if query_times else None
     return {
+        "version": GENERIC_VERSION,
         "certified_fraction": certified / len(y),
         "certified_by": by,
         "ibp_certified": by.get("ibp", 0),
@@ -197,6 +209,10 @@ def _generic(net: Any, X: np.ndarray, y: np.ndarray, spec: Any, budget: float) -
         "unknown": len(y) - certified,
         "time": time.perf_counter() - t0,
         "budget": budget,
+        "ibp_time": ibp_time,
+        "mean_query_time": mean_q,
+        # what deciding every point IBP left would take at the measured mean query time
+        "estimated_seconds_for_all": None if mean_q is None else ibp_time + mean_q * len(left),
     }
 
 
@@ -262,7 +278,25 @@ def _cell_name(inst: dict[str, Any], name: str) -> str:
     return f"{inst['kind']}-N{inst['N']}-d{inst['d']}-{name}"
 
 
-def main(quick: bool = False) -> dict[str, Any]:
+def _refresh_generic(row: dict[str, Any], c: Any, X: np.ndarray, y: np.ndarray) -> dict:
+    """Recompute only the generic-verification part of a finished cell."""
+    from robustexp.verify import BallSpec
+
+    delta = row["claimed_radius"]
+    net = c.build(X, y, delta)
+    row["generic"] = _generic(net, X, y, BallSpec(delta, c.p), VERIFY_BUDGET)
+    return row
+
+
+def _stale(path: Path, refresh: bool) -> bool:
+    if not refresh or not path.exists():
+        return False
+    row = read_json(path)
+    return "error" not in row and row.get("generic", {}).get("version") != GENERIC_VERSION
+
+
+def main(quick: bool = False, refresh: bool = False) -> dict[str, Any]:
+    """Run every missing cell (and with ``refresh`` re-verify cells of older versions)."""
     from robustexp.constructions import CONSTRUCTIONS
 
     cells_dir = CELLS / ("quick" if quick else "full")
@@ -271,12 +305,20 @@ def main(quick: bool = False) -> dict[str, Any]:
     for inst in _instances(quick):
         for p in NORMS:
             cons = [c for c in CONSTRUCTIONS.for_theorem("Thm 2.2") if c.p == p]
+            paths = {c.name: cells_dir / f"{_cell_name(inst, c.name)}.json" for c in cons}
             pending = [
-                c for c in cons if not (cells_dir / f"{_cell_name(inst, c.name)}.json").exists()
+                c for c in cons if not paths[c.name].exists() or _stale(paths[c.name], refresh)
             ]
             data = _data(inst, p) if pending else None
             for c in cons:
-                path = cells_dir / f"{_cell_name(inst, c.name)}.json"
+                path = paths[c.name]
+                if _stale(path, refresh):
+                    X, y, _meta = data  # type: ignore[misc]
+                    row = _refresh_generic(read_json(path), c, X, y)
+                    write_json_atomic(path, row)
+                    rows.append(row)
+                    _print_row(row)
+                    continue
                 if path.exists():
                     rows.append(read_json(path))
                     continue
@@ -326,4 +368,10 @@ def _print_row(r: dict[str, Any]) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
-    sys.exit(0 if main(quick=ap.parse_args().quick) else 1)
+    ap.add_argument(
+        "--refresh-generic",
+        action="store_true",
+        help="also re-run the generic verification of cells from older verifier versions",
+    )
+    ns = ap.parse_args()
+    sys.exit(0 if main(quick=ns.quick, refresh=ns.refresh_generic) else 1)

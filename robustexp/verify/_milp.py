@@ -325,6 +325,7 @@ def encode(
         )
         add_rows(np.zeros(2 * d), np.r_[sp_idx, sm_idx], np.ones(2 * d), [-np.inf], [r1])
 
+    relevant = _relevant_units(net, bu)
     prev_cols = np.arange(d)  # variable index of each alive unit of the previous layer
     prev_keep = np.arange(d)  # which units of the previous layer are alive (not inactive)
     n_binary = 0
@@ -336,9 +337,8 @@ def encode(
         Wk = sp.csr_array(W[:, prev_keep]) if prev_keep.size else sp.csr_array((W.shape[0], 0))
         b = layer.b
         lo_k, up_k = bl[k], bu[k]
-        active = np.flatnonzero(lo_k >= 0.0)
-        active = active[up_k[active] > 0.0] if active.size else active
-        unstable = np.flatnonzero((lo_k < 0.0) & (up_k > 0.0))
+        active = np.flatnonzero((lo_k >= 0.0) & (up_k > 0.0) & relevant[k])
+        unstable = np.flatnonzero((lo_k < 0.0) & (up_k > 0.0) & relevant[k])
         n_stable += layer.out_dim - unstable.size
         alive = np.sort(np.r_[active, unstable])
         a_idx = np.full(layer.out_dim, -1, dtype=np.int64)
@@ -450,6 +450,33 @@ def encode(
         last_cols=prev_cols,
         last_keep=prev_keep,
     )
+
+
+def _relevant_units(net: ReLUNet, bu: list[np.ndarray]) -> list[np.ndarray]:
+    """Per hidden layer, the units that can influence the output (cone of influence).
+
+    A unit is relevant iff it is not stably inactive (``u > 0``) and some relevant unit of
+    the next layer (or an output) reads it with a nonzero weight. The others are left out
+    of the model: an inactive unit is 0, and an irrelevant active one changes nothing the
+    objective depends on, so the optimum is unchanged. For a sum of localised units (the
+    memorizers) this drops every unit whose bump is proven dead on the set.
+    """
+
+    def read_by(k: int, rows: np.ndarray | None) -> np.ndarray:
+        W = sp.csr_array(net.layers[k].W)
+        sub = W if rows is None else sp.csr_array(W[rows])
+        mask = np.zeros(W.shape[1], dtype=bool)
+        mask[sub.indices[sub.data != 0]] = True
+        return mask
+
+    L = net.depth
+    need = read_by(L - 1, None)
+    out: list[np.ndarray] = [np.zeros(0, dtype=bool)] * (L - 1)
+    for k in range(L - 2, -1, -1):
+        out[k] = need & (bu[k] > 0.0)
+        if k > 0:
+            need = read_by(k, np.flatnonzero(out[k]))
+    return out
 
 
 def _lin_rows(Wk, prev_cols, sel, extra_r, extra_c, extra_v):
@@ -667,7 +694,12 @@ class Query:
                     "certified", cheap, detail="LP relaxation certifies", stats=stats
                 )
         enc = encode(net, c, r, p, lo, hi, yy, bl, bu)
-        stats.update(binaries=enc.n_binary, stable=enc.n_stable, rows=int(enc.A.shape[0]))
+        stats.update(
+            binaries=enc.n_binary,
+            stable=enc.n_stable,
+            rows=int(enc.A.shape[0]),
+            variables=int(enc.A.shape[1]),
+        )
         remaining = max(time_limit - (time.perf_counter() - self.t0), 1e-3)
         out = solve(enc, remaining)
         stats.update(solver_state=out.state, nodes=out.nodes)

@@ -285,3 +285,41 @@ def test_miqcp_timeout_gives_unknown(rng: np.random.Generator) -> None:
     assert res.status in ("unknown", "falsified")
     if res.status == "unknown":
         assert "time limit" in res.detail or "stopped" in res.detail
+
+
+def test_cone_of_influence_drops_units_that_only_feed_dead_ones() -> None:
+    """Unit h2 = σ(x) is active on [1, 2] but feeds only g = σ(h2 − 10), which is dead
+    there; h1 = σ(−x + 3) feeds the output. The model leaves h2 and g out (no variables)
+    and its exact optimum is still min f = min(−x + 3) = 1 at x = 2."""
+    from robustexp.verify._milp import _relevant_units
+
+    net = ReLUNet.from_layers(
+        [
+            ([[-1.0], [1.0]], [3.0, 0.0]),  # h1 = σ(3 − x), h2 = σ(x)
+            ([[1.0, 0.0], [0.0, 1.0]], [0.0, -10.0]),  # g1 = σ(h1), g2 = σ(h2 − 10)
+            ([[1.0, 5.0]], [0.0]),
+        ]
+    )
+    ball = LpBall([[1.5]], 0.5, math.inf)
+    b = interval_bounds(net, ball)
+    bu = [u[0] for u in b.upper]
+    rel = _relevant_units(net, bu)
+    assert rel[1].tolist() == [True, False]  # g2 is dead
+    assert rel[0].tolist() == [True, False]  # h2 is active but feeds only g2
+    res = milp_margin(net, ball, 1, exact_value=True)
+    assert res.status == "certified"
+    assert abs(res.lower_bound - 1.0) < 1e-6 <= 1.0 - res.lower_bound + 1e-6
+
+
+def test_cone_pruning_keeps_memorizer_queries_small_and_exact() -> None:
+    """At a memorizer's training point only its own bump (and near ones) are modelled:
+    the encoding has far fewer variables than the net has neurons, and the certified bound
+    is the plateau value 1 up to the solver slack."""
+    from robustexp.constructions import CONSTRUCTIONS
+
+    c = CONSTRUCTIONS["memorizer-linf"]
+    inst = c.example(40, 4, seed=3)
+    net = c.build(inst.X, inst.y, inst.radius)
+    res = milp_margin(net, LpBall(inst.X[:1], inst.radius, math.inf), int(inst.y[0]))
+    assert res.status == "certified" and 0.9 < res.lower_bound <= 1.0
+    assert res.stats["variables"] < net.hidden_neurons / 5
