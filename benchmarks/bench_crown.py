@@ -113,7 +113,7 @@ def main(quick: bool = False) -> dict[str, Any]:
             f"(target <= {TARGET_MS:g}: {'met' if met else 'MISSED'})"
         ),
     }
-    write_json_atomic(RESULTS, result)
+    write_json_atomic(RESULTS.with_suffix(".quick.json") if quick else RESULTS, result)
     return result
 
 

@@ -137,7 +137,7 @@ def main(quick: bool = False) -> dict[str, Any]:
             f"<= {TARGET_RATIO:g}: {'met' if met else 'MISSED'}), peak {mem_ibp / 1024:.1f} GiB"
         ),
     }
-    write_json_atomic(RESULTS, result)
+    write_json_atomic(RESULTS.with_suffix(".quick.json") if quick else RESULTS, result)
     return result
 
 

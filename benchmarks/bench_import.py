@@ -111,7 +111,7 @@ def main(quick: bool = False) -> dict[str, Any]:
         f"{'met' if result['met'] else 'NOT met'}); robustexp.network median "
         f"{1e3 * measurements['robustexp.network']['import_median_s']:.0f} ms"
     )
-    write_json_atomic(RESULTS, result)
+    write_json_atomic(RESULTS.with_suffix(".quick.json") if quick else RESULTS, result)
     return result
 
 

@@ -138,7 +138,7 @@ def main(quick: bool = False) -> dict[str, Any]:
         "met": met,
         "summary": summary,
     }
-    write_json_atomic(RESULTS, result)
+    write_json_atomic(RESULTS.with_suffix(".quick.json") if quick else RESULTS, result)
     print(summary)
     for mode in MODES:
         m = modes_out[mode]

@@ -139,7 +139,7 @@ def main(quick: bool = False) -> dict[str, Any]:
         "generation_runs": gen_rows,
     }
     assert all(math.isfinite(r["distance"]) for r in sep_rows)
-    write_json_atomic(RESULTS, result)
+    write_json_atomic(RESULTS.with_suffix(".quick.json") if quick else RESULTS, result)
     print(result["summary"], "| met" if met else "| NOT met")
     return result
 

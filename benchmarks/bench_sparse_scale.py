@@ -176,7 +176,7 @@ def main(quick: bool = False) -> dict[str, Any]:
         "scale": scale,
         "memorizer_build": memorizer,
     }
-    write_json_atomic(RESULTS, result)
+    write_json_atomic(RESULTS.with_suffix(".quick.json") if quick else RESULTS, result)
     print(summary)
     print(f"target met: {met}")
     return result

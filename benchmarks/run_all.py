@@ -4,9 +4,10 @@ Each benchmark runs as ``main(quick=...)`` in its own fresh interpreter, one aft
 its peak memory is measured alone (``ru_maxrss`` of that process; the largest of any
 subprocesses it waited for is recorded separately) and a crash, an exception or
 a timeout in one does not stop the rest. The summary, written atomically to
-``benchmarks/results/summary.json``, has one entry per benchmark: name, status (``ok``,
-``failed``, ``timeout``), wall seconds, peak resident memory, and the returned result dict or
-the error. With ``--only`` the entries of the other benchmarks already in the summary are kept.
+``benchmarks/results/summary.json`` (``summary.quick.json`` with ``--quick``; each
+benchmark then writes ``<name>.quick.json``, never its full result), has one entry per
+benchmark: name, status (``ok``, ``failed``, ``timeout``), wall seconds, peak resident
+memory, and the returned result dict or the error. With ``--only`` the entries of the other benchmarks already in the summary are kept.
 Each benchmark's own printed output goes to ``benchmarks/results/logs/<name>.log``.
 
 Usage::
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     results = (args.results or bench_dir / "results").resolve()
-    summary_path = results / "summary.json"
+    summary_path = results / ("summary.quick.json" if args.quick else "summary.json")
     if args.timeout <= 0:
         parser.error(f"--timeout must be positive; got {args.timeout}")
     names = list(available)

@@ -38,7 +38,7 @@ def test_runner_isolates_failures_and_writes_summary(tmp_path: Path) -> None:
         (tmp_path / name).write_text(text)
     proc = _run(tmp_path, "--quick", "--timeout", "3")
     assert proc.returncode == 1, proc.stderr
-    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "results" / "summary.quick.json").read_text())
     entries = {e["name"]: e for e in summary["benchmarks"]}
     assert list(entries) == ["a_ok", "b_raises", "c_not_dict", "d_hangs", "e_ok"]
     status = {n: e["status"] for n, e in entries.items()}
@@ -62,13 +62,17 @@ def test_runner_isolates_failures_and_writes_summary(tmp_path: Path) -> None:
 
     # --only reruns one benchmark and keeps the other entries
     (tmp_path / "bench_b_raises.py").write_text("def main(quick=False):\n    return {'k': 1}\n")
-    proc = _run(tmp_path, "--only", "b_raises")
+    proc = _run(tmp_path, "--quick", "--only", "b_raises")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "results" / "summary.quick.json").read_text())
     entries = {e["name"]: e for e in summary["benchmarks"]}
-    assert entries["b_raises"]["status"] == "ok" and entries["b_raises"]["quick"] is False
+    assert entries["b_raises"]["status"] == "ok" and entries["b_raises"]["quick"] is True
     assert entries["d_hangs"]["status"] == "timeout"
-    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["logs", "summary.json"]
+    # quick runs never touch the full summary
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == [
+        "logs",
+        "summary.quick.json",
+    ]
 
 
 def test_runner_rejects_unknown_names(tmp_path: Path) -> None:
