@@ -7,7 +7,8 @@ a timeout in one does not stop the rest. The summary, written atomically to
 ``benchmarks/results/summary.json`` (``summary.quick.json`` with ``--quick``; each
 benchmark then writes ``<name>.quick.json``, never its full result), has one entry per
 benchmark: name, status (``ok``, ``failed``, ``timeout``), wall seconds, peak resident
-memory, and the returned result dict or the error. With ``--only`` the entries of the other benchmarks already in the summary are kept.
+memory, and the returned result dict or the error. With ``--only`` the entries of the other
+benchmarks already in the summary are kept.
 Each benchmark's own printed output goes to ``benchmarks/results/logs/<name>.log``.
 
 Usage::
