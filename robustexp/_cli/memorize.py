@@ -85,7 +85,7 @@ def _load_data(args: argparse.Namespace, p: float) -> tuple[Any, Any, str, float
         from robustexp.data import separated_dataset
 
         eps = 0.1 if args.eps is None else args.eps
-        ds = separated_dataset(args.N, args.d, eps, p, domain="ball", seed=args.seed)
+        ds = separated_dataset(args.N, args.d, eps, p, domain="ball", seed=args.seed, measure=False)
         desc = f"synthetic: N = {ds.n}, d = {ds.d}, unit {_norm(p)} ball, ε = {eps:g}"
         return ds.X, ds.y, desc, None
     if args.data == "digits":

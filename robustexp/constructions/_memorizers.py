@@ -492,7 +492,7 @@ def _junction(pF: Any, pG: Any, pM: Any) -> tuple[sym.Expr, sym.Expr]:
 def _example(p: float, N_: int, d_: int, seed: int, eps: float, frac: Fraction) -> Instance:
     from robustexp.data import separated_dataset
 
-    ds = separated_dataset(N_, d_, eps, p, domain="ball", seed=seed)
+    ds = separated_dataset(N_, d_, eps, p, domain="ball", seed=seed, measure=False)
     sep = ds.separation(p)
     radius = _round_down(frac * Fraction(sep.eps_max))
     return Instance(np.array(ds.X), np.array(ds.y, dtype=np.int8), radius, sep.eps_max)
