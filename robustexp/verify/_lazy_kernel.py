@@ -33,6 +33,15 @@ def _guard_hi(v):
     return _INF if v != v else v
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _add_term(plo, phi, pab, w, a, c, m):
+    """Add ``w · [a, c]`` to the running ends ``(plo, phi)`` (one rounded product and one
+    rounded sum each) and ``|w| m`` to the running magnitude ``pab`` (``m ≥ max(|a|, |c|)``)."""
+    if w > 0.0:
+        return plo + w * a, phi + w * c, pab + abs(w) * m
+    return plo + w * c, phi + w * a, pab + abs(w) * m
+
+
 @njit(cache=True, nogil=True)
 def _first_row(g, ptr, idx, dat, bias, mode, lo_in, hi_in, cen, rad, qn, G0, K0):
     s, e = ptr[g], ptr[g + 1]
@@ -48,13 +57,7 @@ def _first_row(g, ptr, idx, dat, bias, mode, lo_in, hi_in, cen, rad, qn, G0, K0)
             w = dat[k]
             lj = lo_in[j]
             uj = hi_in[j]
-            if w > 0.0:
-                plo += w * lj
-                phi += w * uj
-            else:
-                plo += w * uj
-                phi += w * lj
-            pab += abs(w) * max(abs(lj), abs(uj))
+            plo, phi, pab = _add_term(plo, phi, pab, w, lj, uj, max(abs(lj), abs(uj)))
         T = G0 * pab + K0
         lo = np.nextafter(plo - T, -_INF)
         hi = np.nextafter(phi + T, _INF)
@@ -185,16 +188,8 @@ def lazy_chunk(
                             sp += 1
                             pushed = True
                             break
-                    w = dat[cur]
-                    a = LO[j]
                     c = HI[j]
-                    if w > 0.0:
-                        plo += w * a
-                        phi += w * c
-                    else:
-                        plo += w * c
-                        phi += w * a
-                    pab += abs(w) * c
+                    plo, phi, pab = _add_term(plo, phi, pab, dat[cur], LO[j], c, c)
                     cur += 1
                     terms += 1
                     if relu and cur >= posend and phi + (Gl * pab + Kl) <= 0.0:
