@@ -412,14 +412,18 @@ def encode(
         c0 = 0.0
         w_last = np.zeros_like(w_last)
 
-    # sensitivities g (module docstring): backwards through |W|
+    # sensitivities g (module docstring): backwards through |W|, restricted to the modelled
+    # units (an inactive or irrelevant unit is not a variable of the model, so no deviation
+    # of the solver's point passes through it)
     g = np.abs(w_last)
     g_neurons = g_unstable = 0.0
     for k in range(net.depth - 2, -1, -1):
         alive_k, mags_k = deviations[k]
         g_neurons += float(np.sum(g[alive_k]))
         g_unstable += float(g[alive_k] @ mags_k)
-        g = np.asarray(net.layers[k].abs_W.T @ g).reshape(-1)
+        g_model = np.zeros_like(g)
+        g_model[alive_k] = g[alive_k]
+        g = np.asarray(net.layers[k].abs_W.T @ g_model).reshape(-1)
 
     if rows:
         A = sp.csr_array(

@@ -323,3 +323,16 @@ def test_cone_pruning_keeps_memorizer_queries_small_and_exact() -> None:
     res = milp_margin(net, LpBall(inst.X[:1], inst.radius, math.inf), int(inst.y[0]))
     assert res.status == "certified" and 0.9 < res.lower_bound <= 1.0
     assert res.stats["variables"] < net.hidden_neurons / 5
+
+
+def test_slack_ignores_the_weights_of_dead_units() -> None:
+    """A unit dead on the set (σ(10⁶ x − 10⁹) on [0.5, 1]) read with weight 10⁶ is not in the
+    model, so its 10¹² input sensitivity must not enter the tolerance slack: the certified
+    bound stays ≈ min f = 0.5 (with it, the slack would be ~10⁴ and nothing certified)."""
+    net = ReLUNet.from_layers(
+        [([[1.0], [1e6]], [0.0, -1e9]), ([[1.0, 1e6]], [0.0])]  # f = σ(x) + 10⁶ σ(10⁶x − 10⁹)
+    )
+    res = milp_margin(net, LpBall([[0.75]], 0.25, math.inf), 1, exact_value=True)
+    assert res.status == "certified"
+    assert 0.5 - 1e-4 < res.lower_bound <= 0.5
+    assert res.stats["slack"] < 1e-4
