@@ -64,7 +64,8 @@ VERIFY_BUDGET = 120.0  # seconds of generic verification per cell
 MILP_LIMIT = 20.0  # seconds per complete query
 #: Bumped when the generic verifiers change; ``--refresh-generic`` recomputes older results.
 #: 2: lazy IBP for large nets, cone-of-influence pruning in the MILP/MIQCP encoding.
-GENERIC_VERSION = 2
+#: 3: the MILP/MIQCP tolerance slack counts only modelled units.
+GENERIC_VERSION = 3
 ATTACK = {"steps": 60, "restarts": 3}
 #: Projection-attack candidates with a float margin above this are certainly not witnesses
 #: (the float error of a forward pass here is < 1e-9); only the others are re-checked.
