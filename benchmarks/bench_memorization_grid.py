@@ -78,11 +78,15 @@ def _norm(p: float) -> str:
     return "inf" if math.isinf(p) else str(int(p))
 
 
-def _instances(quick: bool) -> list[dict[str, Any]]:
+def _instances(quick: bool, only: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The instances, optionally restricted to groups ``d2``, ``d8``, ``d64``, ``digits``
+    (so that two processes can share the grid on disjoint groups)."""
     ns, ds = ((10,), (2, 8)) if quick else (NS, DS)
     out = [{"kind": "synthetic", "N": n, "d": d} for d in ds for n in ns]
     if not quick:
         out.append({"kind": "digits", "N": 1797, "d": 64})
+    if only:
+        out = [i for i in out if ("digits" if i["kind"] == "digits" else f"d{i['d']}") in only]
     return out
 
 
@@ -296,14 +300,15 @@ def _stale(path: Path, refresh: bool) -> bool:
     return "error" not in row and row.get("generic", {}).get("version") != GENERIC_VERSION
 
 
-def main(quick: bool = False, refresh: bool = False) -> dict[str, Any]:
-    """Run every missing cell (and with ``refresh`` re-verify cells of older versions)."""
+def main(quick: bool = False, refresh: bool = False, only: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run every missing cell (and with ``refresh`` re-verify cells of older versions); with
+    ``only``, just those instance groups (the summary then covers only them)."""
     from robustexp.constructions import CONSTRUCTIONS
 
     cells_dir = CELLS / ("quick" if quick else "full")
     rows: list[dict[str, Any]] = []
     t_all = time.perf_counter()
-    for inst in _instances(quick):
+    for inst in _instances(quick, only):
         for p in NORMS:
             cons = [c for c in CONSTRUCTIONS.for_theorem("Thm 2.2") if c.p == p]
             paths = {c.name: cells_dir / f"{_cell_name(inst, c.name)}.json" for c in cons}
@@ -344,7 +349,7 @@ def main(quick: bool = False, refresh: bool = False) -> dict[str, Any]:
         "cells": rows,
         "time": time.perf_counter() - t_all,
     }
-    if not quick:
+    if not quick and not only:
         write_json_atomic(RESULTS, result)
     print(result["summary"])
     return result
@@ -374,5 +379,12 @@ if __name__ == "__main__":
         action="store_true",
         help="also re-run the generic verification of cells from older verifier versions",
     )
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        default=(),
+        choices=("d2", "d8", "d64", "digits"),
+        help="run only these instance groups",
+    )
     ns = ap.parse_args()
-    sys.exit(0 if main(quick=ns.quick, refresh=ns.refresh_generic) else 1)
+    sys.exit(0 if main(quick=ns.quick, refresh=ns.refresh_generic, only=tuple(ns.only)) else 1)
