@@ -11,6 +11,7 @@ __all__ = [
     "ACTIVATION_BUDGET_BYTES",
     "BOUND_PROPAGATION_THREADS",
     "CASCADE_BATCH_POINTS",
+    "CONE_BOUNDS_MIN_NEURONS",
     "DENSE_LAYER_MAX_ENTRIES",
     "DUAL_ACTIVE_SET_ITERATIONS",
     "EXACT_EVAL_MAX_PARAMETERS",
@@ -85,6 +86,11 @@ MILP_INTEGRALITY_TOL: float = 1e-8
 #: internally, and both test tolerances on their own computed residuals). It costs nothing on
 #: margins of practical size: the whole slack is ~1e-5 on a 20-50-50-1 net.
 MILP_SLACK_SAFETY_FACTOR: float = 8.0
+
+#: A complete query's default bounds (robustexp.verify._milp.default_bounds) run CROWN on the
+#: cone of influence only (IBP first finds it) for nets with more hidden units than this;
+#: below it full CROWN is cheap enough and the IBP pass would not pay for itself.
+CONE_BOUNDS_MIN_NEURONS: int = 2000
 
 #: Default per-query time limit (seconds) of a complete MILP/MIQCP query; timeouts are unknown.
 MILP_DEFAULT_TIME_LIMIT: float = 60.0

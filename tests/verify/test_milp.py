@@ -336,3 +336,37 @@ def test_slack_ignores_the_weights_of_dead_units() -> None:
     assert res.status == "certified"
     assert 0.5 - 1e-4 < res.lower_bound <= 0.5
     assert res.stats["slack"] < 1e-4
+
+
+def test_default_bounds_on_the_cone_match_full_crown(monkeypatch) -> None:
+    """On a large net CROWN runs on the cone of influence only: for every modelled unit the
+    bounds equal full CROWN's up to rounding, and all bounds contain sampled values."""
+    import robustexp.verify._milp as milp_mod
+    from robustexp.constructions import CONSTRUCTIONS
+    from robustexp.verify import linear_bounds
+
+    c = CONSTRUCTIONS["memorizer-linf"]
+    inst = c.example(30, 3, seed=1)
+    net = c.build(inst.X, inst.y, inst.radius)
+    ball = LpBall(inst.X[:1], inst.radius, math.inf)
+    full = linear_bounds(net, ball, intermediate="crown")
+    monkeypatch.setattr(milp_mod, "CONE_BOUNDS_MIN_NEURONS", 10)
+    cone = milp_mod.default_bounds(net, ball)
+    rel = milp_mod._relevant_units(net, [u[0] for u in cone.upper])
+    assert 0 < sum(int(r.sum()) for r in rel) < net.hidden_neurons // 4
+    for k in range(net.depth):
+        cols = np.flatnonzero(rel[k]) if k < net.depth - 1 else slice(None)
+        np.testing.assert_allclose(cone.lower[k][0, cols], full.lower[k][0, cols], atol=1e-9)
+        np.testing.assert_allclose(cone.upper[k][0, cols], full.upper[k][0, cols], atol=1e-9)
+    S = ball.sample(np.random.default_rng(0), 300).reshape(-1, net.in_dim)
+    for k, Z in enumerate(_pre_activations(net, S)):
+        assert np.all(cone.lower[k][0] - 1e-12 <= Z) and np.all(cone.upper[k][0] + 1e-12 >= Z)
+
+
+def _pre_activations(net: ReLUNet, X: np.ndarray) -> list[np.ndarray]:
+    out, h = [], X
+    for k, layer in enumerate(net.layers):
+        z = np.asarray(layer.W @ h.T).T + layer.b
+        out.append(z)
+        h = np.maximum(z, 0.0) if k < net.depth - 1 else z
+    return out
