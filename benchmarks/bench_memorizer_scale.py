@@ -26,8 +26,9 @@ network assembly time (``build(check=False)``, min of 3), the validation time (t
 point (sample of 16, after a warm-up) and, for the cube memorizer, the lazy IBP time for all
 N points, against the nonzero count P = parameters. Least-squares slopes of log(time) on
 log(P) (1 = linear in the nonzeros), over the cells with P ≥ 10^6 (smaller ones measure
-fixed overheads). Eager IBP of the whole set costs N × (per-point cost) ∝ N·P; lazy IBP of the whole set costs about N² ×
-(terms until a far bump dies) — less than N·P by the factor the counters show.
+fixed overheads). Eager IBP of the whole set costs N × (per-point cost) ∝ N·P; lazy IBP of
+the whole set costs about N² × (terms until a far bump dies) — less than N·P by the factor
+the counters show.
 
 Writes ``benchmarks/results/memorizer_scale.json`` (``--quick``: ``memorizer_scale.quick.json``;
 N = 1000 at full scale, grid N ∈ {250, 500} × d ∈ {16, 64}).
