@@ -498,9 +498,31 @@ def _example(p: float, N_: int, d_: int, seed: int, eps: float, frac: Fraction) 
     return Instance(np.array(ds.X), np.array(ds.y, dtype=np.int8), radius, sep.eps_max)
 
 
+# =========================================================================== shared
+class _Theorem22:
+    """What every Theorem 2.2 construction shares: the stated bound, the explicit constant
+    (proved per construction in ``_explicit_constant``) and the hypotheses that ``build``
+    validates and ``certificate`` reports first (unit ball, separation, radius)."""
+
+    @property
+    def stated_bound(self) -> sym.Expr:
+        return _stated_bound()
+
+    @property
+    def explicit_constant(self) -> ExplicitConstant:
+        return _explicit_constant(self)  # type: ignore[arg-type]
+
+    def _hypotheses(self, data: _Data) -> list[CheckedCondition]:
+        return [
+            _domain_condition(data),
+            _separation_condition(data),
+            _radius_condition(data, self.radius_condition),  # type: ignore[attr-defined]
+        ]
+
+
 # =========================================================================== bump memorizer
 @dataclass(frozen=True)
-class BumpMemorizer(Construction):
+class BumpMemorizer(_Theorem22, Construction):
     """The robust memorizer f = Σ y_i h·β(g_i) (module docstring, item 1) [RECON].
 
     >>> from robustexp.constructions import CONSTRUCTIONS
@@ -528,14 +550,6 @@ class BumpMemorizer(Construction):
             closed=True,
             note="tight over data sets (module docstring); ℓ2 via the one-sided Yarotsky bound",
         )
-
-    @property
-    def stated_bound(self) -> sym.Expr:
-        return _stated_bound()
-
-    @property
-    def explicit_constant(self) -> ExplicitConstant:
-        return _explicit_constant(self)
 
     # ---- planning shared by build / certificate / size_arguments
     def _plan(self, data: _Data, scale: str) -> tuple[_Plan, float, float]:
@@ -590,13 +604,6 @@ class BumpMemorizer(Construction):
         dist = self.metric.net(data.X, plan)
         bumps = sequential(dist, plateau_bump(A, B, data.N), assume_nonnegative=True)
         return affine_output(bumps, data.y.astype(np.float64)[None, :])
-
-    def _hypotheses(self, data: _Data) -> list[CheckedCondition]:
-        return [
-            _domain_condition(data),
-            _separation_condition(data),
-            _radius_condition(data, self.radius_condition),
-        ]
 
     def certificate(
         self,
@@ -721,7 +728,7 @@ def _support_condition(metric: _Metric, plan: _Plan, data: _Data, B: float) -> C
 
 # =========================================================================== nearest margin
 @dataclass(frozen=True)
-class NearestMargin(Construction):
+class NearestMargin(_Theorem22, Construction):
     """f = min_{y_j=−1} g_j − min_{y_i=+1} g_i (module docstring, item 2) [RECON].
 
     >>> from robustexp.constructions import CONSTRUCTIONS
@@ -748,14 +755,6 @@ class NearestMargin(Construction):
             closed=False,
             note="optimal: at δ = ε no classifier is robust (the closest pair's midpoint)",
         )
-
-    @property
-    def stated_bound(self) -> sym.Expr:
-        return _stated_bound()
-
-    @property
-    def explicit_constant(self) -> ExplicitConstant:
-        return _explicit_constant(self)
 
     def _target(self, data: _Data, scale: str) -> Fraction | None:
         if not self.metric.squared:
@@ -807,13 +806,6 @@ class NearestMargin(Construction):
             assume_nonnegative=True,
         )
         return affine_output(sequential(dist, trees, assume_nonnegative=True), [[1.0, -1.0]])
-
-    def _hypotheses(self, data: _Data) -> list[CheckedCondition]:
-        return [
-            _domain_condition(data),
-            _separation_condition(data),
-            _radius_condition(data, self.radius_condition),
-        ]
 
     def certificate(
         self,
@@ -933,7 +925,7 @@ class NearestMargin(Construction):
 
 # =========================================================================== cube memorizer
 @dataclass(frozen=True)
-class CubeMemorizer(Construction):
+class CubeMemorizer(_Theorem22, Construction):
     """The IBP-certifiable ℓ∞ memorizer (module docstring, item 3; ours, exact).
 
     >>> from robustexp.constructions import CONSTRUCTIONS
@@ -961,14 +953,6 @@ class CubeMemorizer(Construction):
             closed=True,
             note="tight over data sets, as for the max-tree memorizer",
         )
-
-    @property
-    def stated_bound(self) -> sym.Expr:
-        return _stated_bound()
-
-    @property
-    def explicit_constant(self) -> ExplicitConstant:
-        return _explicit_constant(self)
 
     @staticmethod
     def thresholds(X: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -1030,13 +1014,6 @@ class CubeMemorizer(Construction):
         w = float(1 / Fraction(d2))
         W3 = sp.csr_array(data.y.astype(np.float64)[None, :] * w)
         return finalize([(W1, b1), (W2, b2), (W3, np.zeros(1))], None)
-
-    def _hypotheses(self, data: _Data) -> list[CheckedCondition]:
-        return [
-            _domain_condition(data),
-            _separation_condition(data),
-            _radius_condition(data, self.radius_condition),
-        ]
 
     def certificate(
         self, X: Any, y: Any, radius: float, *, eps: float | None = None
