@@ -519,6 +519,32 @@ class _Theorem22:
             _radius_condition(data, self.radius_condition),  # type: ignore[attr-defined]
         ]
 
+    def _build_data(
+        self,
+        X: Any,
+        y: Any,
+        radius: float,
+        eps: float | None,
+        check: bool,
+        *,
+        require_two: bool,
+        need_exact: bool,
+    ) -> _Data:
+        """``build``'s validation (:func:`_prepare_build`) with this construction's norm,
+        radius condition and hypotheses."""
+        return _prepare_build(
+            X,
+            y,
+            radius,
+            self.p,  # type: ignore[attr-defined]
+            eps,
+            self.radius_condition,  # type: ignore[attr-defined]
+            require_two=require_two,
+            need_exact=need_exact,
+            check=check,
+            hypotheses=self._hypotheses,
+        )
+
 
 # =========================================================================== bump memorizer
 @dataclass(frozen=True)
@@ -583,18 +609,7 @@ class BumpMemorizer(_Theorem22, Construction):
         from robustexp.constructions import plateau_bump
         from robustexp.network import affine_output, sequential
 
-        data = _prepare_build(
-            X,
-            y,
-            radius,
-            self.p,
-            eps,
-            self.radius_condition,
-            require_two=False,
-            need_exact=False,
-            check=check,
-            hypotheses=self._hypotheses,
-        )
+        data = self._build_data(X, y, radius, eps, check, require_two=False, need_exact=False)
         plan, A, B = self._plan(data, scale)
         if not A < B:
             raise ConditionError(
@@ -785,17 +800,8 @@ class NearestMargin(_Theorem22, Construction):
         from robustexp.constructions import min_tree
         from robustexp.network import affine_output, concat, sequential
 
-        data = _prepare_build(
-            X,
-            y,
-            radius,
-            self.p,
-            eps,
-            self.radius_condition,
-            require_two=True,
-            need_exact=self.metric.squared,
-            check=check,
-            hypotheses=self._hypotheses,
+        data = self._build_data(
+            X, y, radius, eps, check, require_two=True, need_exact=self.metric.squared
         )
         plan = self.metric.plan(data.d, data.radius, self._target(data, scale), scale)
         n_neg = int(np.count_nonzero(data.y == -1))
@@ -973,18 +979,7 @@ class CubeMemorizer(_Theorem22, Construction):
         """The cube memorizer; validation as in :meth:`BumpMemorizer.build` (δ ≤ 2ε/3)."""
         from robustexp.constructions._sparse import finalize, index_dtype
 
-        data = _prepare_build(
-            X,
-            y,
-            radius,
-            self.p,
-            eps,
-            self.radius_condition,
-            require_two=False,
-            need_exact=False,
-            check=check,
-            hypotheses=self._hypotheses,
-        )
+        data = self._build_data(X, y, radius, eps, check, require_two=False, need_exact=False)
         u, lo, d2, _rho = self.thresholds(data.X, data.radius)
         if not d2 > 0:
             raise ConditionError(f"radius {data.radius!r} is below the threshold rounding")
