@@ -44,6 +44,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -224,7 +225,7 @@ def robust_accuracy(
         return time.perf_counter() >= deadline
 
     clean = _clean_stage(net, ball, ball_spec, Xa, ya, st)
-    stages = [(m, fn) for m, fn in (("ibp", _ibp_stage), ("crown", _crown_stage)) if m in ms]
+    stages = [(m, partial(_bound_stage, m)) for m in ("ibp", "crown") if m in ms]
     stopped = False
     for name, fn in stages + ([("pgd", _pgd_stage)] if "pgd" in ms else []):
         rem = st.remaining()
@@ -304,7 +305,11 @@ def _bound_stage(
     notes: list[str],
     bar: Any,
     out_of_time: Callable[[], bool],
+    seed: int = 0,
+    ak: dict[str, Any] | None = None,
 ) -> bool:
+    """IBP or CROWN (``method``) on the remaining points, chunk by chunk; the trailing
+    arguments complete the common stage signature (bounds need no seed or attack options)."""
     from robustexp.verify import margin_lower_bound
 
     for _, idx in _chunks(rem):
@@ -322,36 +327,6 @@ def _bound_stage(
         st.time[idx] += (time.perf_counter() - t0) / idx.size
         bar.update(idx.size)
     return False
-
-
-def _ibp_stage(
-    net: ReLUNet,
-    ball: Any,
-    y: np.ndarray,
-    rem: np.ndarray,
-    st: _State,
-    notes: list[str],
-    bar: Any,
-    out_of_time: Callable[[], bool],
-    seed: int,
-    ak: dict[str, Any],
-) -> bool:
-    return _bound_stage("ibp", net, ball, y, rem, st, notes, bar, out_of_time)
-
-
-def _crown_stage(
-    net: ReLUNet,
-    ball: Any,
-    y: np.ndarray,
-    rem: np.ndarray,
-    st: _State,
-    notes: list[str],
-    bar: Any,
-    out_of_time: Callable[[], bool],
-    seed: int,
-    ak: dict[str, Any],
-) -> bool:
-    return _bound_stage("crown", net, ball, y, rem, st, notes, bar, out_of_time)
 
 
 def _pgd_stage(
