@@ -54,7 +54,6 @@ releases the GIL).
 
 from __future__ import annotations
 
-import os
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -65,11 +64,11 @@ import scipy.sparse as sp
 
 from robustexp._errors import InvalidInputError, ResourceLimitError
 from robustexp._tolerances import (
-    BOUND_PROPAGATION_THREADS,
     LAZY_IBP_MIN_PARAMETERS,
     MEMORY_LIMIT_BYTES,
 )
 from robustexp.network import ReLUNet
+from robustexp.verify._ibp import _workers
 from robustexp.verify._numerics import ETA, gamma, inflated, row_dual_norm_upper, slack_constant
 from robustexp.verify._sets import LpBall
 
@@ -206,10 +205,6 @@ def _first_layer_norms(plan: _Plan, net: ReLUNet, q: float) -> np.ndarray:
             W = W if sp.issparse(W) else np.asarray(W)
             plan.qn[q] = np.asarray(row_dual_norm_upper(W, q), dtype=np.float64)
         return plan.qn[q]
-
-
-def _workers() -> int:
-    return max(1, min(BOUND_PROPAGATION_THREADS, os.cpu_count() or 1))
 
 
 def _take_state(plan: _Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

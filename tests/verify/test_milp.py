@@ -359,14 +359,5 @@ def test_default_bounds_on_the_cone_match_full_crown(monkeypatch) -> None:
         np.testing.assert_allclose(cone.lower[k][0, cols], full.lower[k][0, cols], atol=1e-9)
         np.testing.assert_allclose(cone.upper[k][0, cols], full.upper[k][0, cols], atol=1e-9)
     S = ball.sample(np.random.default_rng(0), 300).reshape(-1, net.in_dim)
-    for k, Z in enumerate(_pre_activations(net, S)):
+    for k, Z in enumerate(net.pre_activations(S)):
         assert np.all(cone.lower[k][0] - 1e-12 <= Z) and np.all(cone.upper[k][0] + 1e-12 >= Z)
-
-
-def _pre_activations(net: ReLUNet, X: np.ndarray) -> list[np.ndarray]:
-    out, h = [], X
-    for k, layer in enumerate(net.layers):
-        z = np.asarray(layer.W @ h.T).T + layer.b
-        out.append(z)
-        h = np.maximum(z, 0.0) if k < net.depth - 1 else z
-    return out
