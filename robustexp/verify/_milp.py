@@ -104,6 +104,7 @@ from robustexp._tolerances import (
     MILP_SLACK_SAFETY_FACTOR,
 )
 from robustexp.network import ReLUNet
+from robustexp.verify._cuts import abs_pair_cuts
 from robustexp.verify._numerics import gamma
 from robustexp.verify._witness import ball_arrays, recheck_witness, snap_into_set
 
@@ -174,7 +175,9 @@ def default_bounds(net: ReLUNet, ball: Any) -> Any:
     coefficients would not fit in memory.
 
     For nets of more than ``CONE_BOUNDS_MIN_NEURONS`` hidden units, IBP first finds the cone
-    of influence on the set (:func:`_relevant_units`); when it holds at most half the units,
+    of influence on the set (:func:`_relevant_units`), and when that keeps more than half the
+    units, CROWN on the first two layers sharpens it (:mod:`._front`: interval bounds over
+    an ℓ1/ℓ2 ball see only its box); when the cone holds at most half the units,
     CROWN runs on that sub-network only (:func:`restrict_to_cone`), whose units compute on
     the set exactly what they compute in the whole net (every alive input of a relevant unit
     is relevant, the others are 0 there). The other units keep their IBP bounds, which the
@@ -188,6 +191,12 @@ def default_bounds(net: ReLUNet, ball: Any) -> Any:
         ibp = interval_bounds(net, ball)
         relevant = _relevant_units(net, [u[0] for u in ibp.upper])
         kept = sum(int(r.sum()) for r in relevant)
+        if kept > net.hidden_neurons // 2 and net.depth >= 3:
+            from robustexp.verify._front import front_crown_bounds
+
+            ibp = front_crown_bounds(net, ball, ibp)
+            relevant = _relevant_units(net, [u[0] for u in ibp.upper])
+            kept = sum(int(r.sum()) for r in relevant)
         if kept <= net.hidden_neurons // 2:
             return _cone_crown_bounds(net, ball, ibp, relevant)
     try:
@@ -362,6 +371,7 @@ def encode(
         ru.append(np.asarray(hi_, dtype=np.float64))
         nrow += len(lo_)
 
+    r1 = math.inf
     if not math.isinf(p):
         # x - s+ + s- = c ;  sum(s+ + s-) <= r1. For p = 1 this is the ball; for p > 1 it is
         # the outer polytope ||x - c||_1 <= d^(1-1/p) r (Hölder), rounded up generously.
@@ -454,6 +464,9 @@ def encode(
                 np.full(m, -np.inf),
                 np.zeros(m),
             )
+        if k == 0 and math.isfinite(r1):  # the ℓ1 absolute-value-pair cuts (._cuts)
+            for units, rhs in abs_pair_cuts(net, c, r1, alive):
+                add_rows(np.zeros(units.size), a_idx[units], np.ones(units.size), [-np.inf], [rhs])
         prev_keep = alive
         prev_cols = a_idx[alive]
 

@@ -140,7 +140,12 @@ def _scip_solver(query: Query, gap: float):
         m.addCons(quicksum(ti * ti for ti in t) <= r2)
         nz = np.flatnonzero(enc.c)
         m.setObjective(quicksum(float(enc.c[j]) * v[j] for j in nz), "minimize")
-        m.optimize()
+        try:
+            m.optimize()
+        except Exception as exc:  # SCIP aborts on internal LP failures: no verdict
+            return SolverOutcome(
+                "other", None, None, None, f"SCIP failed: {exc}", _tolerances(query)
+            )
         status = m.getStatus()
         state = {
             "optimal": "optimal",
@@ -155,18 +160,23 @@ def _scip_solver(query: Query, gap: float):
             obj = float(sum(float(enc.c[j]) * m.getSolVal(sol, v[j]) for j in nz))
         beta = m.getDualbound()
         beta = float(beta) if state == "optimal" and np.isfinite(beta) else None
-        # the dual term also covers the d variables t (width <= 2r each) and the quadratic
-        # row, whose activity over the t-box spans at most d (2r)^2
-        rr = float(np.nextafter(query.r, np.inf))
-        tau = _SCIP_TOLERANCES.primal
-        excess = math.sqrt(tau) if rr == 0 else min(math.sqrt(tau), tau / (2.0 * rr))
-        tol = Tolerances(
-            tau,
-            _SCIP_TOLERANCES.dual,
-            _SCIP_TOLERANCES.integrality,
-            input_l2_excess=excess * (1.0 + 1e-9),
-            extra_row_width=2.0 * enc.d * rr + 4.0 * enc.d * rr * rr,
-        )
-        return SolverOutcome(state, beta, x, obj, status, tol, int(m.getNNodes()))
+        return SolverOutcome(state, beta, x, obj, status, _tolerances(query), int(m.getNNodes()))
 
     return solve
+
+
+def _tolerances(query: Query) -> Tolerances:
+    """SCIP's tolerances with the MIQCP's extra terms: the dual term also covers the ``d``
+    variables ``t`` (width ≤ 2r each) and the quadratic row, whose activity over the
+    ``t``-box spans at most ``d (2r)²``."""
+    d = query.c.size
+    rr = float(np.nextafter(query.r, np.inf))
+    tau = _SCIP_TOLERANCES.primal
+    excess = math.sqrt(tau) if rr == 0 else min(math.sqrt(tau), tau / (2.0 * rr))
+    return Tolerances(
+        tau,
+        _SCIP_TOLERANCES.dual,
+        _SCIP_TOLERANCES.integrality,
+        input_l2_excess=excess * (1.0 + 1e-9),
+        extra_row_width=2.0 * d * rr + 4.0 * d * rr * rr,
+    )
