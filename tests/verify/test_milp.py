@@ -287,6 +287,22 @@ def test_miqcp_timeout_gives_unknown(rng: np.random.Generator) -> None:
         assert "time limit" in res.detail or "stopped" in res.detail
 
 
+@needs_scip
+def test_miqcp_solver_failure_gives_unknown(monkeypatch) -> None:
+    """SCIP can abort inside optimize() ("error in LP solver", seen on the d = 8 grid); the
+    query must then say unknown, not crash and not certify."""
+    import pyscipopt
+
+    class Failing(pyscipopt.Model):
+        def optimize(self):
+            raise Exception("SCIP: error in LP solver!")
+
+    monkeypatch.setattr(pyscipopt, "Model", Failing)
+    net = ReLUNet.from_layers([([[1.0, 1.0]], [0.0])])
+    res = miqcp_margin(net, LpBall([[1.0, 1.0]], 1.0, 2), 1, exact_value=True)
+    assert res.status == "unknown" and "SCIP failed" in res.detail
+
+
 def test_cone_of_influence_drops_units_that_only_feed_dead_ones() -> None:
     """Unit h2 = σ(x) is active on [1, 2] but feeds only g = σ(h2 − 10), which is dead
     there; h1 = σ(−x + 3) feeds the output. The model leaves h2 and g out (no variables)
