@@ -65,7 +65,7 @@ VERIFY_BUDGET = 1500.0  # seconds of generic verification per cell
 MILP_LIMIT = 20.0  # seconds per complete query
 #: A cell stops its complete queries when the first this-many all end unknown (at the
 #: per-query limit), or when after this many queries the projected time for the rest is
-#: over twice the budget left: the seconds go to cells the budget can finish.
+#: over the budget left: the seconds go to cells the budget can finish.
 GIVE_UP_AFTER = 3
 PROJECT_AFTER = 10
 #: Bumped when the generic verifiers change; ``--refresh-generic`` recomputes older results.
@@ -75,7 +75,8 @@ PROJECT_AFTER = 10
 #: 5: budget 300 s per cell (was 120 s); a cell gives up after ``GIVE_UP_AFTER`` unknowns.
 #: 6: ℓ1 absolute-value-pair cuts (verify/_cuts.py), front-layer CROWN for the cone
 #:    (verify/_front.py); budget 1500 s with the projection give-up rule.
-GENERIC_VERSION = 6
+#: 7: CROWN by connected components for the cone (verify/_components.py).
+GENERIC_VERSION = 7
 ATTACK = {"steps": 60, "restarts": 3}
 #: Projection-attack candidates with a float margin above this are certainly not witnesses
 #: (the float error of a forward pass here is < 1e-9); only the others are re-checked.
@@ -181,7 +182,7 @@ def _generic(net: Any, X: np.ndarray, y: np.ndarray, spec: Any, budget: float) -
     """IBP on every point (``robust_accuracy``), then one complete query per remaining point
     (MILP for p ∈ {1, ∞}, MIQCP for p = 2) in a seeded random order until ``budget`` seconds
     are spent (one query may overrun it), or until the first ``GIVE_UP_AFTER`` queries all
-    end unknown or the projected time of the rest exceeds twice the budget left
+    end unknown or the projected time of the rest exceeds the budget left
     (``gave_up`` says which).
 
     A complete query starts from its default bounds — CROWN on the point's cone of
@@ -211,8 +212,8 @@ def _generic(net: Any, X: np.ndarray, y: np.ndarray, spec: Any, budget: float) -
         if tried >= GIVE_UP_AFTER and decided == 0:
             gave_up = "the first queries all ended unknown"
             break
-        if tried >= PROJECT_AFTER and np.mean(query_times) * (len(order) - tried) > 2 * remaining:
-            gave_up = "projected time over twice the budget left"
+        if tried >= PROJECT_AFTER and np.mean(query_times) * (len(order) - tried) > remaining:
+            gave_up = "projected time over the budget left"
             break
         tried += 1
         tq = time.perf_counter()

@@ -3,12 +3,14 @@
 Incomplete verifiers cannot certify the own bump of the paper's memorizers in high d (the
 max tree and the per-coordinate |·| or t² relaxations over-estimate the own distance by a
 factor up to d; see docs/memorization.md), so at a training point everything rests on the
-complete MILP (p ∈ {1, ∞}) or MIQCP (p = 2). After cone-of-influence pruning a query models
-only the point's own bump and its live neighbours; this benchmark isolates that core: the
-construction's ``example(2, d)`` (two points, one of each class), one complete query at the
-first point's claimed radius, for d ∈ ``DS``. Per cell: status, certified lower bound,
-binaries, wall time (limit ``TIME_LIMIT``). A series stops after the first query slower than
-``STOP_AFTER`` seconds (the next d would only be slower).
+complete MILP (p ∈ {1, ∞}) or MIQCP (p = 2); for p = 1 the absolute-value-pair cuts of
+``robustexp/verify/_cuts.py`` make the MILP's root LP exact on the own distance. After
+cone-of-influence pruning a query models only the point's own bump and its live neighbours;
+this benchmark isolates that core: the construction's ``example(2, d)`` (two points, one of
+each class), one complete query at the first point's claimed radius, for d ∈ ``DS``. Per
+cell: status, certified lower bound, binaries, wall time (limit ``TIME_LIMIT``). A series
+stops after the first query slower than ``STOP_AFTER`` seconds (the next d would only be
+slower).
 
 Writes ``benchmarks/results/own_bump_queries.json`` (``--quick``: d ≤ 8, ``.quick.json``).
 """
@@ -24,7 +26,13 @@ from typing import Any
 from robustexp._jsonio import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "own_bump_queries.json"
-NAMES = ("memorizer-linf", "memorizer-l1", "nearest-margin-linf", "memorizer-l2")
+NAMES = (
+    "memorizer-linf",
+    "memorizer-l1",
+    "nearest-margin-linf",
+    "nearest-margin-l1",
+    "memorizer-l2",
+)
 DS = (2, 4, 8, 16, 32, 64)
 DS_QUICK = (2, 4, 8)
 TIME_LIMIT = 180.0

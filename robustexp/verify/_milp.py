@@ -175,9 +175,12 @@ def default_bounds(net: ReLUNet, ball: Any) -> Any:
     coefficients would not fit in memory.
 
     For nets of more than ``CONE_BOUNDS_MIN_NEURONS`` hidden units, IBP first finds the cone
-    of influence on the set (:func:`_relevant_units`), and when that keeps more than half the
-    units, CROWN on the first two layers sharpens it (:mod:`._front`: interval bounds over
-    an ℓ1/ℓ2 ball see only its box); when the cone holds at most half the units,
+    of influence on the set (:func:`_relevant_units`). When that keeps more than half the
+    units, two cheaper CROWN passes sharpen it: over an ℓ1/ℓ2 ball, whose box is all IBP
+    sees, CROWN on the first two layers (:mod:`._front`); then, if the cone is still large,
+    CROWN on the connected components of the hidden units (:mod:`._components`: the bounds
+    full CROWN gives every hidden unit, at a fraction of the cost). When the cone holds at
+    most half the units,
     CROWN runs on that sub-network only (:func:`restrict_to_cone`), whose units compute on
     the set exactly what they compute in the whole net (every alive input of a relevant unit
     is relevant, the others are 0 there). The other units keep their IBP bounds, which the
@@ -191,12 +194,20 @@ def default_bounds(net: ReLUNet, ball: Any) -> Any:
         ibp = interval_bounds(net, ball)
         relevant = _relevant_units(net, [u[0] for u in ibp.upper])
         kept = sum(int(r.sum()) for r in relevant)
-        if kept > net.hidden_neurons // 2 and net.depth >= 3:
+        if kept > net.hidden_neurons // 2 and net.depth >= 3 and not math.isinf(ball.p):
             from robustexp.verify._front import front_crown_bounds
 
             ibp = front_crown_bounds(net, ball, ibp)
             relevant = _relevant_units(net, [u[0] for u in ibp.upper])
             kept = sum(int(r.sum()) for r in relevant)
+        if kept > net.hidden_neurons // 2 and net.depth >= 3:
+            from robustexp.verify._components import component_crown_bounds
+
+            refined = component_crown_bounds(net, ball, ibp)
+            if refined is not None:
+                ibp = refined
+                relevant = _relevant_units(net, [u[0] for u in ibp.upper])
+                kept = sum(int(r.sum()) for r in relevant)
         if kept <= net.hidden_neurons // 2:
             return _cone_crown_bounds(net, ball, ibp, relevant)
     try:
