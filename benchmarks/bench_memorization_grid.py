@@ -190,6 +190,7 @@ def _generic(net: Any, X: np.ndarray, y: np.ndarray, spec: Any, budget: float) -
     to ``lp`` when the LP relaxation certifies, else to ``milp``/``miqcp`` (solver optimal).
     Every verdict is sound on its own. The certified count is a sound lower bound for the
     whole set; untried points count as unknown."""
+    from robustexp import ResourceLimitError
     from robustexp.verify import LpBall, milp_margin, miqcp_margin, robust_accuracy
 
     t0 = time.perf_counter()
@@ -217,12 +218,16 @@ def _generic(net: Any, X: np.ndarray, y: np.ndarray, spec: Any, budget: float) -
             break
         tried += 1
         tq = time.perf_counter()
-        res = query(
-            net,
-            LpBall(X[[i]], spec.radius, spec.p, spec.domain),
-            int(y[i]),
-            time_limit=min(MILP_LIMIT, max(remaining, 1.0)),
-        )
+        try:
+            res = query(
+                net,
+                LpBall(X[[i]], spec.radius, spec.p, spec.domain),
+                int(y[i]),
+                time_limit=min(MILP_LIMIT, max(remaining, 1.0)),
+            )
+        except ResourceLimitError as exc:  # the model would not fit: no query can run
+            gave_up = f"resource limit: {exc}"
+            break
         query_times.append(time.perf_counter() - tq)
         if res.status == "certified":
             m = credit.get(res.detail, complete)
@@ -331,9 +336,15 @@ def _stale(path: Path, refresh: bool) -> bool:
     return "error" not in row and row.get("generic", {}).get("version") != GENERIC_VERSION
 
 
-def main(quick: bool = False, refresh: bool = False, only: tuple[str, ...] = ()) -> dict[str, Any]:
+def main(
+    quick: bool = False,
+    refresh: bool = False,
+    only: tuple[str, ...] = (),
+    constructions: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Run every missing cell (and with ``refresh`` re-verify cells of older versions); with
-    ``only``, just those instance groups (the summary then covers only them)."""
+    ``only``, just those instance groups, with ``constructions`` just those constructions
+    (the summary then covers only them)."""
     from robustexp.constructions import CONSTRUCTIONS
 
     cells_dir = CELLS / ("quick" if quick else "full")
@@ -341,7 +352,11 @@ def main(quick: bool = False, refresh: bool = False, only: tuple[str, ...] = ())
     t_all = time.perf_counter()
     for inst in _instances(quick, only):
         for p in NORMS:
-            cons = [c for c in CONSTRUCTIONS.for_theorem("Thm 2.2") if c.p == p]
+            cons = [
+                c
+                for c in CONSTRUCTIONS.for_theorem("Thm 2.2")
+                if c.p == p and (not constructions or c.name in constructions)
+            ]
             paths = {c.name: cells_dir / f"{_cell_name(inst, c.name)}.json" for c in cons}
             pending = [
                 c for c in cons if not paths[c.name].exists() or _stale(paths[c.name], refresh)
@@ -380,7 +395,7 @@ def main(quick: bool = False, refresh: bool = False, only: tuple[str, ...] = ())
         "cells": rows,
         "time": time.perf_counter() - t_all,
     }
-    if not quick and not only:
+    if not quick and not only and not constructions:
         write_json_atomic(RESULTS, result)
     print(result["summary"])
     return result
@@ -417,5 +432,7 @@ if __name__ == "__main__":
         choices=("d2", "d8", "d64", "digits"),
         help="run only these instance groups",
     )
+    ap.add_argument("--constructions", nargs="+", default=(), help="run only these")
     ns = ap.parse_args()
-    sys.exit(0 if main(quick=ns.quick, refresh=ns.refresh_generic, only=tuple(ns.only)) else 1)
+    res = main(ns.quick, ns.refresh_generic, tuple(ns.only), tuple(ns.constructions))
+    sys.exit(0 if res else 1)

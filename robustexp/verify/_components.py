@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from robustexp._errors import ResourceLimitError
 from robustexp.network import ReLUNet
 
 __all__ = ["component_crown_bounds"]
@@ -79,7 +80,10 @@ def component_crown_bounds(net: ReLUNet, ball: Any, base: Any) -> Any | None:
         sub = restrict_to_cone(net, masks)
         if sub is None:  # a group not reaching every hidden layer feeds no output: keep base
             continue
-        lb = linear_bounds(sub, ball, intermediate="crown")
+        try:
+            lb = linear_bounds(sub, ball, intermediate="crown")
+        except ResourceLimitError:  # a group too large for dense CROWN keeps base's bounds
+            continue
         for k, mask in enumerate(masks):
             cols = np.flatnonzero(mask)
             lower[k][0, cols] = np.maximum(lower[k][0, cols], lb.lower[k][0])

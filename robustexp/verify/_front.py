@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from robustexp._errors import ResourceLimitError
 from robustexp.network import Affine, ReLUNet
 
 __all__ = ["front_crown_bounds"]
@@ -70,7 +71,10 @@ def front_crown_bounds(net: ReLUNet, ball: Any, ibp: Any) -> Any:
                 Affine(sp.csr_array(W1[chunk][:, reads]), np.asarray(second.b)[chunk]),
             )
         )
-        lb = linear_bounds(front, ball, intermediate="crown")
+        try:
+            lb = linear_bounds(front, ball, intermediate="crown")
+        except ResourceLimitError:  # a chunk too large for dense CROWN keeps IBP's bounds
+            continue
         for k, cols in ((0, reads), (1, chunk)):
             lower[k][0, cols] = np.maximum(lower[k][0, cols], lb.lower[k][0])
             upper[k][0, cols] = np.minimum(upper[k][0, cols], lb.upper[k][0])

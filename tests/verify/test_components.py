@@ -81,3 +81,22 @@ def test_max_tree_memorizer_cone_by_components(monkeypatch) -> None:
     monkeypatch.setattr(milp_mod, "CONE_BOUNDS_MIN_NEURONS", 10)
     res = milp_mod.milp_margin(net, ball, int(inst.y[0]), time_limit=60)
     assert res.status == "certified" and res.stats["variables"] < net.hidden_neurons / 4
+
+
+def test_a_group_too_large_for_crown_keeps_the_base_bounds(rng, monkeypatch) -> None:
+    """When dense CROWN would not fit for a group (ResourceLimitError, seen on the digits
+    nearest-margin net), the group keeps the given bounds instead of failing the query."""
+    import robustexp.verify._crown as crown_mod
+    from robustexp._errors import ResourceLimitError
+
+    def too_big(*args, **kwargs):
+        raise ResourceLimitError("dense backward coefficients too large")
+
+    net = block_net(rng, 3, blocks=3)
+    ball = LpBall(rng.normal(size=(1, 3)), 0.3, math.inf)
+    ibp = interval_bounds(net, ball)
+    monkeypatch.setattr(crown_mod, "linear_bounds", too_big)
+    b = component_crown_bounds(net, ball, ibp)
+    for k in range(net.depth):
+        np.testing.assert_array_equal(b.lower[k], ibp.lower[k])
+        np.testing.assert_array_equal(b.upper[k], ibp.upper[k])
