@@ -62,7 +62,7 @@ EPS = {
     64: {10: 0.3, 100: 0.25, 1000: 0.2},
 }
 VERIFY_BUDGET = 1500.0  # seconds of generic verification per cell
-MILP_LIMIT = 20.0  # seconds per complete query
+MILP_LIMIT = 20.0  # seconds per complete query (``--milp-limit``; recorded per cell)
 #: A cell stops its complete queries when the first this-many all end unknown (at the
 #: per-query limit), or when after this many queries the projected time for the rest is
 #: over the budget left: the seconds go to cells the budget can finish.
@@ -249,6 +249,7 @@ def _generic(net: Any, X: np.ndarray, y: np.ndarray, spec: Any, budget: float) -
         "falsified": len(falsified),
         "time": time.perf_counter() - t0,
         "budget": budget,
+        "milp_limit": MILP_LIMIT,
         "gave_up": gave_up,
         "ibp_time": ibp_time,
         "mean_query_time": mean_q,
@@ -333,7 +334,9 @@ def _stale(path: Path, refresh: bool) -> bool:
     if not refresh or not path.exists():
         return False
     row = read_json(path)
-    return "error" not in row and row.get("generic", {}).get("version") != GENERIC_VERSION
+    generic = row.get("generic", {})
+    old = generic.get("version") != GENERIC_VERSION or generic.get("milp_limit", 20.0) != MILP_LIMIT
+    return "error" not in row and old
 
 
 def main(
@@ -433,6 +436,13 @@ if __name__ == "__main__":
         help="run only these instance groups",
     )
     ap.add_argument("--constructions", nargs="+", default=(), help="run only these")
+    ap.add_argument(
+        "--milp-limit",
+        type=float,
+        default=MILP_LIMIT,
+        help="seconds per complete query; cells verified with another limit are re-verified",
+    )
     ns = ap.parse_args()
+    MILP_LIMIT = ns.milp_limit
     res = main(ns.quick, ns.refresh_generic, tuple(ns.only), tuple(ns.constructions))
     sys.exit(0 if res else 1)
