@@ -139,6 +139,24 @@ class Affine:
             arr.setflags(write=False)
         return A
 
+    @cached_property
+    def signed_parts(self) -> tuple[Matrix, Matrix]:
+        """``(W⁺, W⁻)`` with ``W = W⁺ - W⁻``, both ``>= 0`` entrywise, in W's format (cached,
+        read-only; used by the two-group ReLU relaxation of linear bounds)."""
+        W = self.W
+        if self.is_sparse:
+            pos = sp.csr_array(W.maximum(0))
+            neg = sp.csr_array((-W).maximum(0))
+            pos.eliminate_zeros()
+            neg.eliminate_zeros()
+            arrays = (pos.data, pos.indices, pos.indptr, neg.data, neg.indices, neg.indptr)
+        else:
+            pos, neg = np.maximum(W, 0.0), np.maximum(-W, 0.0)
+            arrays = (pos, neg)
+        for arr in arrays:
+            arr.setflags(write=False)
+        return pos, neg
+
     def apply(self, H: np.ndarray) -> np.ndarray:
         """Return ``W H + b[:, None]`` for a column batch ``H`` (in, n); never densifies."""
         Z = self.W @ H

@@ -81,7 +81,7 @@ def component_crown_bounds(net: ReLUNet, ball: Any, base: Any) -> Any | None:
         if sub is None:  # a group not reaching every hidden layer feeds no output: keep base
             continue
         try:
-            lb = linear_bounds(sub, ball, intermediate="crown")
+            lb = linear_bounds(sub, ball, intermediate="crown", two_group=False)
         except ResourceLimitError:  # a group too large for dense CROWN keeps base's bounds
             continue
         for k, mask in enumerate(masks):

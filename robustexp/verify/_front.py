@@ -72,7 +72,7 @@ def front_crown_bounds(net: ReLUNet, ball: Any, ibp: Any) -> Any:
             )
         )
         try:
-            lb = linear_bounds(front, ball, intermediate="crown")
+            lb = linear_bounds(front, ball, intermediate="crown", two_group=False)
         except ResourceLimitError:  # a chunk too large for dense CROWN keeps IBP's bounds
             continue
         for k, cols in ((0, reads), (1, chunk)):

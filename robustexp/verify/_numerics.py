@@ -54,6 +54,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -124,6 +125,7 @@ def round_down(x: Fraction | int | float) -> float:
     return -round_up(-Fraction(x))
 
 
+@lru_cache(maxsize=4096)
 def _gamma_exact(n: int) -> Fraction:
     if n < 0:
         raise InvalidInputError(f"number of terms must be >= 0; got {n}")
@@ -135,6 +137,7 @@ def _gamma_exact(n: int) -> Fraction:
     return nu / (1 - nu)
 
 
+@lru_cache(maxsize=4096)
 def gamma(n: int) -> float:
     """Higham's ``γ_n = n u / (1 - n u)``, rounded up to a float.
 
@@ -144,6 +147,7 @@ def gamma(n: int) -> float:
     return round_up(_gamma_exact(n))
 
 
+@lru_cache(maxsize=4096)
 def computed_sum_coefficient(n: int) -> float:
     """``c_n = γ_n / (1 - γ_n)`` of (E2), rounded up."""
     g = _gamma_exact(n)
@@ -274,11 +278,13 @@ def upper_combination(
     return np.add(out, K)
 
 
+@lru_cache(maxsize=4096)
 def inflated(c: Fraction | float) -> float:
     """``c`` times the item-4 inflation factor ``F``, rounded up (see :func:`upper_combination`)."""
     return round_up(Fraction(c) * _F)
 
 
+@lru_cache(maxsize=4096)
 def slack_constant(const: Fraction | float = 0) -> float:
     """``const`` times ``F`` plus ``32 η``, rounded up: the additive part of item 4."""
     return round_up(Fraction(const) * _F + _ROUNDINGS * _ETA)
@@ -289,7 +295,7 @@ def abs_sum_error_bound(S_hat: Any, n: int) -> np.ndarray:
 
     ``n`` is the number of terms (products plus any added constants). Any summation order.
     """
-    c = Fraction(_gamma_exact(n)) / (1 - _gamma_exact(n))
+    c = _sum_coefficient_exact(n)
     return upper_combination([(c, S_hat)], 2 * n * _ETA * (1 + c))
 
 
@@ -300,8 +306,16 @@ def true_sum_upper(S_hat: Any, n: int) -> np.ndarray:
     >>> bool(Fraction(true_sum_upper(v, 2)[0]) >= Fraction(0.1) + Fraction(0.2))
     True
     """
-    c = Fraction(_gamma_exact(n)) / (1 - _gamma_exact(n))
+    c = _sum_coefficient_exact(n)
     return upper_combination([(1 + c, S_hat)], 2 * n * _ETA * (1 + c))
+
+
+@lru_cache(maxsize=4096)
+def _sum_coefficient_exact(n: int) -> Fraction:
+    """``c_n = γ_n / (1 - γ_n)`` of (E2), exact (cached: the backward passes ask for a few
+    values of n many thousand times)."""
+    g = _gamma_exact(n)
+    return g / (1 - g)
 
 
 # --------------------------------------------------------------------------- norms

@@ -35,14 +35,15 @@ def block_net(rng: np.random.Generator, d: int, blocks: int) -> ReLUNet:
 @pytest.mark.parametrize("p", [1.0, 2.0, math.inf])
 def test_hidden_bounds_equal_full_crown(rng: np.random.Generator, p: float, monkeypatch) -> None:
     """Grouped one component at a time (group size 1 unit), every hidden unit's bound equals
-    full CROWN's up to rounding; sampled pre-activations lie inside; the output keeps IBP's."""
+    full plain CROWN's (chords; the component pass runs without the two-group planes) up to
+    rounding; sampled pre-activations lie inside; the output keeps IBP's."""
     monkeypatch.setattr(comp_mod, "COMPONENT_GROUP_UNITS", 1)
     for _ in range(3):
         net = block_net(rng, 3, blocks=4)
         assert hidden_components(net)[0] >= 4
         ball = LpBall(rng.normal(size=(1, 3)), float(rng.uniform(0.1, 0.6)), p)
         ibp = interval_bounds(net, ball)
-        full = linear_bounds(net, ball, intermediate="crown")
+        full = linear_bounds(net, ball, intermediate="crown", two_group=False)
         b = component_crown_bounds(net, ball, ibp)
         for k in range(net.depth - 1):
             np.testing.assert_allclose(b.lower[k], full.lower[k], rtol=1e-9, atol=1e-9)
@@ -74,12 +75,13 @@ def test_max_tree_memorizer_cone_by_components(monkeypatch) -> None:
     kept_ibp = sum(int(r.sum()) for r in milp_mod._relevant_units(net, [u[0] for u in ibp.upper]))
     b = component_crown_bounds(net, ball, ibp)
     rel = milp_mod._relevant_units(net, [u[0] for u in b.upper])
-    full = linear_bounds(net, ball, intermediate="crown")
+    full = linear_bounds(net, ball, intermediate="crown", two_group=False)
     rel_full = milp_mod._relevant_units(net, [u[0] for u in full.upper])
     assert [r.tolist() for r in rel] == [r.tolist() for r in rel_full]
     assert kept_ibp > net.hidden_neurons // 2 > 4 * sum(int(r.sum()) for r in rel)
     monkeypatch.setattr(milp_mod, "CONE_BOUNDS_MIN_NEURONS", 10)
-    res = milp_mod.milp_margin(net, ball, int(inst.y[0]), time_limit=60)
+    # exact_value: build and solve the model even though the bounds already certify
+    res = milp_mod.milp_margin(net, ball, int(inst.y[0]), time_limit=60, exact_value=True)
     assert res.status == "certified" and res.stats["variables"] < net.hidden_neurons / 4
 
 
