@@ -76,7 +76,10 @@ PROJECT_AFTER = 10
 #: 6: ℓ1 absolute-value-pair cuts (verify/_cuts.py), front-layer CROWN for the cone
 #:    (verify/_front.py); budget 1500 s with the projection give-up rule.
 #: 7: CROWN by connected components for the cone (verify/_components.py).
-GENERIC_VERSION = 7
+#: 8: two-group CROWN (planes of the hull over a pre-activation's positive/negative parts:
+#:    exact max trees), look-back interval bounds and separable Lagrangian bounds over
+#:    ℓ1/ℓ2 balls for the cone (verify/_lookback.py, verify/_separable.py).
+GENERIC_VERSION = 8
 ATTACK = {"steps": 60, "restarts": 3}
 #: Projection-attack candidates with a float margin above this are certainly not witnesses
 #: (the float error of a forward pass here is < 1e-9); only the others are re-checked.

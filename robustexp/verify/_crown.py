@@ -411,11 +411,17 @@ def _crown_chunk(
     out_signs: np.ndarray,
     prep0: Any = None,
     two_group: bool = True,
+    prior: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
-    """Bounds of every layer (n, k) for one chunk, and the output-objective lower bounds."""
+    """Bounds of every layer (n, k) for one chunk, and the output-objective lower bounds.
+    ``prior``: sound bounds of the chunk already known, intersected with IBP's first."""
     res = _ibp_stream(net, ball, consts, keep=True, prep0=prep0)
     lows = [np.ascontiguousarray(item[0].T) for item in res if item is not None]
     ups = [np.ascontiguousarray(item[1].T) for item in res if item is not None]
+    if prior is not None:
+        for k in range(net.depth):
+            np.maximum(lows[k], prior[0][k], out=lows[k])
+            np.minimum(ups[k], prior[1][k], out=ups[k])
     last = net.depth - 1
     hulls: list[Any] | None = [None] * net.depth if two_group else None
     if full:
@@ -506,7 +512,12 @@ def _chunks_for(net: ReLUNet, n: int, full: bool, out_rows: int) -> list[tuple[i
 
 
 def linear_bounds(
-    net: ReLUNet, ball: LpBall, *, intermediate: str = "crown", two_group: bool = True
+    net: ReLUNet,
+    ball: LpBall,
+    *,
+    intermediate: str = "crown",
+    two_group: bool = True,
+    prior: LayerBounds | None = None,
 ) -> LayerBounds:
     """Sound bounds on every layer's pre-activation by CROWN-style linear propagation.
 
@@ -517,7 +528,9 @@ def linear_bounds(
     ``P = W⁺h``, ``Q = W⁻h`` of every unstable neuron from layer 1 on and lets each backward
     step use the planes of the two-group hull (:func:`_hull_planes`) where they do better than
     the chord (one-step look-ahead per row); it is never looser than plain CROWN (both are
-    computed) and makes max/min trees exact, at about 3-5x the cost.
+    computed) and makes max/min trees exact, at about 3-5x the cost. ``prior``: sound bounds
+    of every layer over the same sets, known from elsewhere (e.g. separable or look-back
+    bounds), intersected with IBP's before the backward passes use them.
 
     >>> net = ReLUNet.from_layers([([[1.0], [-1.0]], [0.0, 0.0]), ([[-1.0, -1.0]], [1.0])])
     >>> lb = linear_bounds(net, LpBall([[0.0]], 1.0, 2))     # 1 - |x| on [-1, 1]: min 0
@@ -543,6 +556,9 @@ def linear_bounds(
     for a, b in _chunks_for(net, n, full, 2 * out):
         sub = ball[a:b]
         signs = np.repeat(sign_row[None, :], b - a, axis=0)
+        pri = None
+        if prior is not None:
+            pri = ([v[a:b] for v in prior.lower], [v[a:b] for v in prior.upper])
         lo_c, up_c, obj = _crown_chunk(
             net,
             sub,
@@ -552,6 +568,7 @@ def linear_bounds(
             out_signs=signs,
             prep0=prep0,
             two_group=two_group,
+            prior=pri,
         )
         lo_c[-1] = np.maximum(lo_c[-1], obj[:, :out])
         up_c[-1] = np.minimum(up_c[-1], -obj[:, out:])

@@ -171,49 +171,64 @@ def _outward_box(c: np.ndarray, r: float, lo: np.ndarray, hi: np.ndarray):
 
 
 def default_bounds(net: ReLUNet, ball: Any) -> Any:
-    """The tightest cheap sound bounds: full-backward CROWN, or IBP when CROWN's dense
-    coefficients would not fit in memory.
+    """The tightest cheap sound bounds: full-backward CROWN (with the two-group planes), or
+    IBP when CROWN's dense coefficients would not fit in memory.
 
-    For nets of more than ``CONE_BOUNDS_MIN_NEURONS`` hidden units, IBP first finds the cone
-    of influence on the set (:func:`_relevant_units`). When that keeps more than half the
-    units, two cheaper CROWN passes sharpen it: over an ℓ1/ℓ2 ball, whose box is all IBP
-    sees, CROWN on the first two layers (:mod:`._front`); then, if the cone is still large,
-    CROWN on the connected components of the hidden units (:mod:`._components`: the bounds
-    full CROWN gives every hidden unit, at a fraction of the cost). When the cone holds at
-    most half the units,
-    CROWN runs on that sub-network only (:func:`restrict_to_cone`), whose units compute on
-    the set exactly what they compute in the whole net (every alive input of a relevant unit
-    is relevant, the others are 0 there). The other units keep their IBP bounds, which the
-    encoding does not use. Full CROWN costs about (units)² work, so this turns minutes per
-    query on a memorizer of 1000 bumps into a fraction of a second.
+    For nets of more than ``CONE_BOUNDS_MIN_NEURONS`` hidden units and a ball of one point,
+    cheap sparse passes first find the cone of influence on the set (:func:`_relevant_units`):
+
+    1. IBP, tightened layer by layer by one step of back-substitution
+       (:mod:`._lookback`: ``max(a, b) >= b`` where intervals only see ``>= a``);
+    2. over an ℓ1/ℓ2 ball, if the cone keeps more than half the units, CROWN on the first
+       two layers (:mod:`._front`);
+    3. over an ℓ1/ℓ2 ball, the Lagrangian bounds of the *separable* rows in the cone
+       (:mod:`._separable`: sums of per-coordinate gadgets such as distances, bounded over the
+       ball itself, where everything else sees its box), followed again by step 1;
+    4. if the cone still keeps more than half the units, CROWN on the connected components
+       of the hidden units (:mod:`._components`).
+
+    When the cone holds at most half the units, CROWN (two-group) runs on that sub-network
+    only (:func:`restrict_to_cone`), whose units compute on the set exactly what they
+    compute in the whole net, with the bounds found so far as prior; the other units keep
+    those bounds, which the encoding does not use. Full CROWN costs about (units)² work, so
+    this turns minutes per query on a memorizer of 1000 bumps into a fraction of a second.
     """
     from robustexp.verify._crown import linear_bounds
     from robustexp.verify._ibp import interval_bounds
+    from robustexp.verify._lookback import lookback_bounds
 
     if net.hidden_neurons > CONE_BOUNDS_MIN_NEURONS and getattr(ball, "n", None) == 1:
-        ibp = interval_bounds(net, ball)
-        relevant = _relevant_units(net, [u[0] for u in ibp.upper])
+        b = lookback_bounds(net, ball, interval_bounds(net, ball))
+        relevant = _relevant_units(net, [u[0] for u in b.upper])
         kept = sum(int(r.sum()) for r in relevant)
         if kept > net.hidden_neurons // 2 and net.depth >= 3 and not math.isinf(ball.p):
             from robustexp.verify._front import front_crown_bounds
 
-            ibp = front_crown_bounds(net, ball, ibp)
-            relevant = _relevant_units(net, [u[0] for u in ibp.upper])
-            kept = sum(int(r.sum()) for r in relevant)
+            b = front_crown_bounds(net, ball, b)
+            relevant = _relevant_units(net, [u[0] for u in b.upper])
+        if not math.isinf(ball.p):
+            # the relevant units of each layer, and the rows of the output layer
+            rows = [*relevant, np.ones(net.out_dim, dtype=bool)]
+            b = lookback_bounds(net, ball, b, separable_rows=rows)
+            relevant = _relevant_units(net, [u[0] for u in b.upper])
+        kept = sum(int(r.sum()) for r in relevant)
         if kept > net.hidden_neurons // 2 and net.depth >= 3:
             from robustexp.verify._components import component_crown_bounds
 
-            refined = component_crown_bounds(net, ball, ibp)
+            refined = component_crown_bounds(net, ball, b)
             if refined is not None:
-                ibp = refined
-                relevant = _relevant_units(net, [u[0] for u in ibp.upper])
+                b = refined
+                relevant = _relevant_units(net, [u[0] for u in b.upper])
                 kept = sum(int(r.sum()) for r in relevant)
         if kept <= net.hidden_neurons // 2:
-            return _cone_crown_bounds(net, ball, ibp, relevant)
+            return _cone_crown_bounds(net, ball, b, relevant)
+        prior = b
+    else:
+        prior = None
     try:
-        return linear_bounds(net, ball, intermediate="crown")
+        return linear_bounds(net, ball, intermediate="crown", prior=prior)
     except ResourceLimitError:
-        return interval_bounds(net, ball)
+        return prior if prior is not None else interval_bounds(net, ball)
 
 
 def restrict_to_cone(net: ReLUNet, relevant: list[np.ndarray]) -> ReLUNet | None:
@@ -244,8 +259,14 @@ def _cone_crown_bounds(net: ReLUNet, ball: Any, ibp: Any, relevant: list[np.ndar
     sub = restrict_to_cone(net, relevant)
     if sub is None:
         return ibp
+    cols = [np.flatnonzero(r) for r in relevant] + [slice(None)]
+    prior = LayerBounds(
+        tuple(np.asarray(v)[:, c] for v, c in zip(ibp.lower, cols)),
+        tuple(np.asarray(v)[:, c] for v, c in zip(ibp.upper, cols)),
+        ibp.method,
+    )
     try:
-        lb = linear_bounds(sub, ball, intermediate="crown")
+        lb = linear_bounds(sub, ball, intermediate="crown", prior=prior)
     except ResourceLimitError:
         return ibp
     lower = [np.array(v) for v in ibp.lower]

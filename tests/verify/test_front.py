@@ -48,5 +48,6 @@ def test_front_bounds_prune_far_bumps_of_the_l1_memorizer(monkeypatch) -> None:
     rel = milp_mod._relevant_units(net, [u[0] for u in front.upper])
     assert kept_ibp > net.hidden_neurons // 2 > 4 * sum(int(r.sum()) for r in rel)
     monkeypatch.setattr(milp_mod, "CONE_BOUNDS_MIN_NEURONS", 10)
-    res = milp_mod.milp_margin(net, ball, int(inst.y[0]), time_limit=60)
+    # exact_value: build and solve the model even though the bounds already certify
+    res = milp_mod.milp_margin(net, ball, int(inst.y[0]), time_limit=60, exact_value=True)
     assert res.status == "certified" and res.stats["variables"] < net.hidden_neurons / 4
