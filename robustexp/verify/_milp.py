@@ -170,9 +170,11 @@ def _outward_box(c: np.ndarray, r: float, lo: np.ndarray, hi: np.ndarray):
     return np.maximum(bl, lo), np.minimum(bu, hi)
 
 
-def default_bounds(net: ReLUNet, ball: Any) -> Any:
+def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
     """The tightest cheap sound bounds: full-backward CROWN (with the two-group planes), or
-    IBP when CROWN's dense coefficients would not fit in memory.
+    IBP when CROWN's dense coefficients would not fit in memory. With the point's label
+    ``y``, plain CROWN runs first and the costlier two-group pass only when plain CROWN does
+    not already prove the margin positive.
 
     For nets of more than ``CONE_BOUNDS_MIN_NEURONS`` hidden units and a ball of one point,
     cheap sparse passes first find the cone of influence on the set (:func:`_relevant_units`):
@@ -221,7 +223,7 @@ def default_bounds(net: ReLUNet, ball: Any) -> Any:
                 relevant = _relevant_units(net, [u[0] for u in b.upper])
                 kept = sum(int(r.sum()) for r in relevant)
         if kept <= net.hidden_neurons // 2:
-            return _cone_crown_bounds(net, ball, b, relevant)
+            return _cone_crown_bounds(net, ball, b, relevant, y)
         prior = b
     else:
         prior = None
@@ -252,7 +254,9 @@ def restrict_to_cone(net: ReLUNet, relevant: list[np.ndarray]) -> ReLUNet | None
     return ReLUNet(tuple(layers))
 
 
-def _cone_crown_bounds(net: ReLUNet, ball: Any, ibp: Any, relevant: list[np.ndarray]) -> Any:
+def _cone_crown_bounds(
+    net: ReLUNet, ball: Any, ibp: Any, relevant: list[np.ndarray], y: int | None = None
+) -> Any:
     from robustexp.verify._crown import linear_bounds
     from robustexp.verify._types import LayerBounds
 
@@ -266,7 +270,14 @@ def _cone_crown_bounds(net: ReLUNet, ball: Any, ibp: Any, relevant: list[np.ndar
         ibp.method,
     )
     try:
-        lb = linear_bounds(sub, ball, intermediate="crown", prior=prior)
+        lb = None
+        if y is not None:
+            lb = linear_bounds(sub, ball, intermediate="crown", prior=prior, two_group=False)
+            up, lo = float(lb.upper[-1][0, 0]), float(lb.lower[-1][0, 0])
+            if not (lo > 0 if y > 0 else up < 0):
+                lb = None
+        if lb is None:
+            lb = linear_bounds(sub, ball, intermediate="crown", prior=prior)
     except ResourceLimitError:
         return ibp
     lower = [np.array(v) for v in ibp.lower]
@@ -775,7 +786,7 @@ class Query:
         if np.any(np.maximum(c - r, lo) > np.minimum(c + r, hi)):
             return self.result("unknown", -math.inf, detail="ball ∩ domain may be empty")
         if bounds is None:
-            bounds = default_bounds(net, self.ball)
+            bounds = default_bounds(net, self.ball, self.y)
         bl, bu = _bound_rows(bounds, net)
         cheap = margin_from_bounds(bl, bu, yy)
         stats: dict[str, Any] = {"bounds_margin": cheap}
