@@ -176,8 +176,9 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
     ``y``, plain CROWN runs first and the costlier two-group pass only when plain CROWN does
     not already prove the margin positive.
 
-    For nets of more than ``CONE_BOUNDS_MIN_NEURONS`` hidden units and a ball of one point,
-    cheap sparse passes first find the cone of influence on the set (:func:`_relevant_units`):
+    For a ball of one point, cheap sparse passes first tighten the bounds and find the cone
+    of influence on the set (:func:`_relevant_units`; steps 2 and 4 only for nets of more than
+    ``CONE_BOUNDS_MIN_NEURONS`` hidden units):
 
     1. IBP, tightened layer by layer by one step of back-substitution
        (:mod:`._lookback`: ``max(a, b) >= b`` where intervals only see ``>= a``);
@@ -189,8 +190,8 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
     4. if the cone still keeps more than half the units, CROWN on the connected components
        of the hidden units (:mod:`._components`).
 
-    When the cone holds at most half the units, CROWN (two-group) runs on that sub-network
-    only (:func:`restrict_to_cone`), whose units compute on the set exactly what they
+    On a large net whose cone holds at most half the units, CROWN (two-group) runs on that
+    sub-network only (:func:`restrict_to_cone`), whose units compute on the set exactly what they
     compute in the whole net, with the bounds found so far as prior; the other units keep
     those bounds, which the encoding does not use. Full CROWN costs about (units)² work, so
     this turns minutes per query on a memorizer of 1000 bumps into a fraction of a second.
@@ -199,38 +200,52 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
     from robustexp.verify._ibp import interval_bounds
     from robustexp.verify._lookback import lookback_bounds
 
-    if net.hidden_neurons > CONE_BOUNDS_MIN_NEURONS and getattr(ball, "n", None) == 1:
-        b = lookback_bounds(net, ball, interval_bounds(net, ball))
+    if getattr(ball, "n", None) != 1:
+        try:
+            return linear_bounds(net, ball, intermediate="crown")
+        except ResourceLimitError:
+            return interval_bounds(net, ball)
+    big = net.hidden_neurons > CONE_BOUNDS_MIN_NEURONS
+    b = lookback_bounds(net, ball, interval_bounds(net, ball))
+    relevant = _relevant_units(net, [u[0] for u in b.upper])
+    kept = sum(int(r.sum()) for r in relevant)
+    if big and kept > net.hidden_neurons // 2 and net.depth >= 3 and not math.isinf(ball.p):
+        from robustexp.verify._front import front_crown_bounds
+
+        b = front_crown_bounds(net, ball, b)
         relevant = _relevant_units(net, [u[0] for u in b.upper])
-        kept = sum(int(r.sum()) for r in relevant)
-        if kept > net.hidden_neurons // 2 and net.depth >= 3 and not math.isinf(ball.p):
-            from robustexp.verify._front import front_crown_bounds
+    if not math.isinf(ball.p):
+        # the relevant units of each layer, and the rows of the output layer
+        rows = [*relevant, np.ones(net.out_dim, dtype=bool)]
+        b = lookback_bounds(net, ball, b, separable_rows=rows)
+        relevant = _relevant_units(net, [u[0] for u in b.upper])
+    kept = sum(int(r.sum()) for r in relevant)
+    if big and kept > net.hidden_neurons // 2 and net.depth >= 3:
+        from robustexp.verify._components import component_crown_bounds
 
-            b = front_crown_bounds(net, ball, b)
+        refined = component_crown_bounds(net, ball, b)
+        if refined is not None:
+            b = refined
             relevant = _relevant_units(net, [u[0] for u in b.upper])
-        if not math.isinf(ball.p):
-            # the relevant units of each layer, and the rows of the output layer
-            rows = [*relevant, np.ones(net.out_dim, dtype=bool)]
-            b = lookback_bounds(net, ball, b, separable_rows=rows)
-            relevant = _relevant_units(net, [u[0] for u in b.upper])
-        kept = sum(int(r.sum()) for r in relevant)
-        if kept > net.hidden_neurons // 2 and net.depth >= 3:
-            from robustexp.verify._components import component_crown_bounds
-
-            refined = component_crown_bounds(net, ball, b)
-            if refined is not None:
-                b = refined
-                relevant = _relevant_units(net, [u[0] for u in b.upper])
-                kept = sum(int(r.sum()) for r in relevant)
-        if kept <= net.hidden_neurons // 2:
-            return _cone_crown_bounds(net, ball, b, relevant, y)
-        prior = b
-    else:
-        prior = None
+            kept = sum(int(r.sum()) for r in relevant)
+    if big and kept <= net.hidden_neurons // 2:
+        return _cone_crown_bounds(net, ball, b, relevant, y)
     try:
-        return linear_bounds(net, ball, intermediate="crown", prior=prior)
+        return _crown_plain_first(net, ball, b, y)
     except ResourceLimitError:
-        return prior if prior is not None else interval_bounds(net, ball)
+        return b
+
+
+def _crown_plain_first(net: ReLUNet, ball: Any, prior: Any, y: int | None) -> Any:
+    """Full CROWN with ``prior``: plain (chords) first when the label ``y`` is known and that
+    already proves the margin positive, else two-group."""
+    from robustexp.verify._crown import linear_bounds
+
+    if y is not None:
+        lb = linear_bounds(net, ball, intermediate="crown", prior=prior, two_group=False)
+        if (float(lb.lower[-1][0, 0]) > 0) if y > 0 else (float(lb.upper[-1][0, 0]) < 0):
+            return lb
+    return linear_bounds(net, ball, intermediate="crown", prior=prior)
 
 
 def restrict_to_cone(net: ReLUNet, relevant: list[np.ndarray]) -> ReLUNet | None:
@@ -257,7 +272,6 @@ def restrict_to_cone(net: ReLUNet, relevant: list[np.ndarray]) -> ReLUNet | None
 def _cone_crown_bounds(
     net: ReLUNet, ball: Any, ibp: Any, relevant: list[np.ndarray], y: int | None = None
 ) -> Any:
-    from robustexp.verify._crown import linear_bounds
     from robustexp.verify._types import LayerBounds
 
     sub = restrict_to_cone(net, relevant)
@@ -270,14 +284,7 @@ def _cone_crown_bounds(
         ibp.method,
     )
     try:
-        lb = None
-        if y is not None:
-            lb = linear_bounds(sub, ball, intermediate="crown", prior=prior, two_group=False)
-            up, lo = float(lb.upper[-1][0, 0]), float(lb.lower[-1][0, 0])
-            if not (lo > 0 if y > 0 else up < 0):
-                lb = None
-        if lb is None:
-            lb = linear_bounds(sub, ball, intermediate="crown", prior=prior)
+        lb = _crown_plain_first(sub, ball, prior, y)
     except ResourceLimitError:
         return ibp
     lower = [np.array(v) for v in ibp.lower]

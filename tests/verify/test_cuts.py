@@ -11,6 +11,7 @@ import pytest
 
 import robustexp.verify._milp as milp_mod
 from robustexp.network import ReLUNet
+from robustexp.verify._crown import linear_bounds
 from robustexp.verify._cuts import abs_pair_cuts
 from robustexp.verify._milp import milp_margin
 from robustexp.verify._sets import LpBall
@@ -100,9 +101,12 @@ def test_l1_memorizer_own_bump_solves_at_the_root(monkeypatch) -> None:
     inst = c.example(6, 16, seed=0)
     net = c.build(inst.X, inst.y, inst.radius)
     ball = LpBall(inst.X[:1], inst.radius, 1.0)
-    res = milp_margin(net, ball, int(inst.y[0]), time_limit=60)
+    # plain CROWN bounds (box-based: they cannot certify the own ℓ1 bump, so the MILP runs;
+    # the default bounds' separable pass would certify it without a model)
+    plain = linear_bounds(net, ball, two_group=False)
+    res = milp_margin(net, ball, int(inst.y[0]), time_limit=60, bounds=plain)
     assert res.status == "certified" and res.stats["nodes"] <= 1
     monkeypatch.setattr(milp_mod, "abs_pair_cuts", lambda *a: [])
-    slow = milp_margin(net, ball, int(inst.y[0]), time_limit=60)
+    slow = milp_margin(net, ball, int(inst.y[0]), time_limit=60, bounds=plain)
     assert slow.status == "certified" and slow.stats["nodes"] > 10
     assert math.isclose(res.lower_bound, slow.lower_bound, abs_tol=1e-4)
