@@ -1,16 +1,16 @@
 """How a complete query's cost grows with the dimension d (issue 4, "Verification").
 
-Incomplete verifiers cannot certify the own bump of the paper's memorizers in high d (the
-max tree and the per-coordinate |·| or t² relaxations over-estimate the own distance by a
-factor up to d; see docs/memorization.md), so at a training point everything rests on the
-complete MILP (p ∈ {1, ∞}) or MIQCP (p = 2); for p = 1 the absolute-value-pair cuts of
-``robustexp/verify/_cuts.py`` make the MILP's root LP exact on the own distance. After
-cone-of-influence pruning a query models only the point's own bump and its live neighbours;
-this benchmark isolates that core: the construction's ``example(2, d)`` (two points, one of
-each class), one complete query at the first point's claimed radius, for d ∈ ``DS``. Per
-cell: status, certified lower bound, binaries, wall time (limit ``TIME_LIMIT``). A series
-stops after the first query slower than ``STOP_AFTER`` seconds (the next d would only be
-slower).
+A complete query (``milp_margin`` for p ∈ {1, ∞}, ``miqcp_margin`` for p = 2) first computes
+its default bounds — look-back interval bounds, separable Lagrangian bounds over ℓ1/ℓ2 balls
+and two-group CROWN on the cone of influence (docs/verification.md) — and stops there when
+they certify ("bounds certify"); otherwise it solves the MILP/MIQCP on the cone. Before
+these bounds (generic version ≤ 7 of the grid) the own bump of the max-tree and ℓ1/ℓ2
+memorizers could only be decided by branching, at a cost exponential in d. This benchmark
+isolates that core: the construction's ``example(2, d)`` (two points, one of each class),
+one complete query at the first point's claimed radius, for d ∈ ``DS``. Per cell: status,
+how it was decided (``detail``), certified lower bound, binaries, wall time (limit
+``TIME_LIMIT``). A series stops after the first query slower than ``STOP_AFTER`` seconds
+(the next d would only be slower).
 
 Writes ``benchmarks/results/own_bump_queries.json`` (``--quick``: d ≤ 8, ``.quick.json``).
 """
@@ -76,7 +76,7 @@ def main(quick: bool = False) -> dict[str, Any]:
             rows.append(row)
             print(
                 f"{name:22s} d={d:3d} {row['status']:9s} lower={row['lower_bound']:.4f} "
-                f"binaries={row['binaries']} {row['seconds']:.2f} s",
+                f"binaries={row['binaries']} {row['seconds']:.2f} s ({row['detail']})",
                 flush=True,
             )
             if row["seconds"] > STOP_AFTER:

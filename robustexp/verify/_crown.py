@@ -579,7 +579,7 @@ def linear_bounds(
 
 
 def output_bounds(
-    net: ReLUNet, ball: LpBall, *, method: str = "crown"
+    net: ReLUNet, ball: LpBall, *, method: str = "crown", two_group: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sound ``(lower, upper)`` (n, out_dim) of the output by ``method`` ∈ {ibp, crown, crown-ibp}.
 
@@ -601,19 +601,29 @@ def output_bounds(
     for a, b in _chunks_for(net, n, full, 2 * out):
         signs = np.repeat(sign_row[None, :], b - a, axis=0)
         _, _, obj = _crown_chunk(
-            net, ball[a:b], consts, full=full, out_rows=rows, out_signs=signs, prep0=prep0
+            net,
+            ball[a:b],
+            consts,
+            full=full,
+            out_rows=rows,
+            out_signs=signs,
+            prep0=prep0,
+            two_group=two_group,
         )
         lo[a:b] = np.maximum(lo[a:b], obj[:, :out])
         hi[a:b] = np.minimum(hi[a:b], -obj[:, out:])
     return lo, hi
 
 
-def margin_lower_bound(net: ReLUNet, ball: LpBall, y: Any, *, method: str = "crown") -> np.ndarray:
+def margin_lower_bound(
+    net: ReLUNet, ball: LpBall, y: Any, *, method: str = "crown", two_group: bool = True
+) -> np.ndarray:
     """Sound lower bound (n,) on ``min_{x ∈ S_i} y_i f(x)`` for a single-output net.
 
     ``method``: ``"ibp"``; ``"crown-ibp"`` (IBP intermediate bounds, one backward pass on the
     margin row ``y_i W_L``); ``"crown"`` (full backward CROWN intermediates, then the margin
-    row). The CROWN results are intersected with IBP's (the larger lower bound is kept).
+    row; ``two_group`` as in :func:`linear_bounds`). The CROWN results are intersected with
+    IBP's (the larger lower bound is kept).
     A value > 0 certifies robustness of point i (rounding accounted for).
 
     >>> net = ReLUNet.from_layers([([[1.0], [-1.0]], [0.0, 0.0]), ([[-1.0, -1.0]], [1.0])])
@@ -642,7 +652,14 @@ def margin_lower_bound(net: ReLUNet, ball: LpBall, y: Any, *, method: str = "cro
     rows = np.zeros(1, dtype=np.int64)
     for a, b in _chunks_for(net, ball.n, full, 1):
         _, _, obj = _crown_chunk(
-            net, ball[a:b], consts, full=full, out_rows=rows, out_signs=yy[a:b, None], prep0=prep0
+            net,
+            ball[a:b],
+            consts,
+            full=full,
+            out_rows=rows,
+            out_signs=yy[a:b, None],
+            prep0=prep0,
+            two_group=two_group,
         )
         out[a:b] = np.maximum(out[a:b], obj[:, 0])
     return out

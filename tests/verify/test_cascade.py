@@ -244,3 +244,21 @@ def test_progress_bar_silent_when_not_a_tty_and_shown_when_forced(capsys):
         ABS_NET, X, [1, 1], BallSpec(0.25, np.inf), attack_kwargs=FAST_PGD, progress=True
     )
     assert "robust_accuracy" in capsys.readouterr().err
+
+
+def test_crown_stage_bounds_large_nets_point_by_point_on_the_cone():
+    """On a net of more than CONE_BOUNDS_MIN_NEURONS hidden units the CROWN stage bounds each
+    point on its cone of influence (the complete stage's default bounds), not with CROWN on
+    the whole net: the ℓ1 memorizer in d = 32 is certified at every point by "crown" alone,
+    which whole-net box-based CROWN cannot do (its own ℓ1 distance bound is d·δ)."""
+    from robustexp._tolerances import CONE_BOUNDS_MIN_NEURONS
+    from robustexp.constructions import CONSTRUCTIONS
+
+    c = CONSTRUCTIONS["memorizer-l1"]
+    inst = c.example(40, 32, seed=1)
+    net = c.build(inst.X, inst.y, inst.radius)
+    assert net.hidden_neurons > CONE_BOUNDS_MIN_NEURONS
+    rep = robust_accuracy(net, inst.X, inst.y, BallSpec(inst.radius, 1), methods=("crown",))
+    assert all(r.verdict == Verdict.CERTIFIED and r.method == "crown" for r in rep.results)
+    whole = V.margin_lower_bound(net, V.LpBall(inst.X[:2], inst.radius, 1.0), inst.y[:2])
+    assert np.all(whole < 0.5)
