@@ -445,6 +445,12 @@ if __name__ == "__main__":
     )
     ap.add_argument("--constructions", nargs="+", default=(), help="run only these")
     ap.add_argument(
+        "--budget",
+        type=float,
+        default=VERIFY_BUDGET,
+        help="seconds of generic verification per cell (recorded per cell)",
+    )
+    ap.add_argument(
         "--milp-limit",
         type=float,
         default=MILP_LIMIT,
@@ -452,5 +458,6 @@ if __name__ == "__main__":
     )
     ns = ap.parse_args()
     MILP_LIMIT = ns.milp_limit
+    VERIFY_BUDGET = ns.budget
     res = main(ns.quick, ns.refresh_generic, tuple(ns.only), tuple(ns.constructions))
     sys.exit(0 if res else 1)
