@@ -63,16 +63,22 @@ def test_sound_with_weights_over_many_magnitudes(rng: np.random.Generator) -> No
 
 
 def test_interval_step_contains_exact_values(rng: np.random.Generator) -> None:
-    """The one-layer interval step encloses ``W h + b`` for h at the corners of its box."""
-    W = sp.csr_array(rng.normal(size=(7, 5)) * (rng.uniform(size=(7, 5)) < 0.6))
+    """The one-layer interval step (IBP's own step object) encloses ``W σ(z) + b`` for z at
+    the corners of its box, for a sparse and a dense layer."""
+    from robustexp.verify._ibp import layer_steps
+    from robustexp.verify._kernels import Workspace
+
+    W = rng.normal(size=(7, 5)) * (rng.uniform(size=(7, 5)) < 0.6)
     b = rng.normal(size=7)
-    h_lo = rng.uniform(0, 1, size=5)
-    h_hi = h_lo + rng.uniform(0, 1, size=5)
-    lo, hi = _interval_step(W, b, h_lo, h_hi)
-    for mask in range(32):
-        h = np.where([(mask >> i) & 1 for i in range(5)], h_hi, h_lo)
-        z = W @ h + b
-        assert np.all(lo <= z) and np.all(z <= hi)
+    for Wl in (sp.csr_array(W), W):
+        net = ReLUNet((Affine(np.eye(5), np.zeros(5)), Affine(Wl, b)))
+        z_lo = rng.normal(size=5)
+        z_hi = z_lo + rng.uniform(0, 1, size=5)
+        lo, hi = _interval_step(layer_steps(net)[0], Workspace(), z_lo, z_hi)
+        for mask in range(32):
+            z = np.where([(mask >> i) & 1 for i in range(5)], z_hi, z_lo)
+            out = W @ np.maximum(z, 0.0) + b
+            assert np.all(lo <= out) and np.all(out <= hi)
 
 
 def test_far_bumps_of_a_max_tree_memorizer_leave_the_cone() -> None:
