@@ -73,6 +73,7 @@ from robustexp.verify._numerics import (
     upper_combination,
 )
 from robustexp.verify._sets import LpBall
+from robustexp.verify._splits import two_group_split
 from robustexp.verify._types import LayerBounds
 
 __all__ = ["linear_bounds", "margin_lower_bound", "output_bounds"]
@@ -218,6 +219,7 @@ def _backward(
     *,
     hulls: list[Any] | None = None,
     start: tuple[np.ndarray, np.ndarray] | None = None,
+    flats: list[Any] | None = None,
 ) -> np.ndarray:
     """Sound lower bounds (n, R) of ``signs[i, r] * z_m[rows[r]]`` over every set of ``ball``.
 
@@ -230,7 +232,10 @@ def _backward(
     :func:`_hull_planes` with the lower lines of :func:`_lower_slope` on every neuron with a
     box; the same with ``lo`` planes — and each row keeps the one whose result, concretised
     over the interval bounds of ``h_{j-1}``, is largest (a one-step look-ahead; every choice
-    is sound).
+    is sound). ``flats[j]`` is None or two (n, k_j) masks ``(lo, hi)``: those neurons take
+    the flat line ``σ(z) >= σ(l)`` as lower line, resp. ``σ(z) <= σ(u)`` as upper line
+    (:func:`_flat_masks`: where their bounds came from something tighter than a backward
+    pass, so that substituting them back would lose it).
     """
     if start is None:
         layer = net.layers[m]
@@ -246,8 +251,20 @@ def _backward(
         lay = net.layers[j]
         H = np.maximum(ups[j - 1], 0.0) if j > 0 else np.maximum(np.abs(box_lo), np.abs(box_hi))
         chord = _relaxation(lows[j], ups[j])
+        flat = flats[j] if flats is not None else None
+        lower_c = None
+        if flat is not None:
+            flo, fhi = flat
+            a, s_, tau, Z = chord
+            chord = (
+                np.where(flo, 0.0, a),
+                np.where(fhi, 0.0, s_),
+                np.where(fhi, np.maximum(ups[j], 0.0), tau),
+                Z,
+            )
+            lower_c = np.where(flo, np.maximum(lows[j], 0.0), 0.0)
         if hulls is None or hulls[j] is None or j == 0:
-            Lam, kappa, eps = _step(Lam, kappa, eps, lay, H, chord, None)
+            Lam, kappa, eps = _step(Lam, kappa, eps, lay, H, chord, None, lower_c)
             continue
         unstable = (lows[j] < 0) & (ups[j] > 0)
         best: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -255,16 +272,21 @@ def _backward(
         lo_prev, hi_prev = np.maximum(lows[j - 1], 0.0), np.maximum(ups[j - 1], 0.0)
         for plane in (None, True, False):
             if plane is None:
-                cand = _step(Lam, kappa, eps, lay, H, chord, None)
+                cand = _step(Lam, kappa, eps, lay, H, chord, None, lower_c)
             else:
                 alpha, beta, gam, Zh, ok = _hull_planes(hulls[j], lay.b, plane)
-                use = ok & unstable
+                split = two_group_split(net, j)
+                use = ok & unstable & ~split.coupled[None, :]
+                if flat is not None:
+                    use &= ~flat[1]
                 if not use.any():
                     continue
                 a, s, tau, Z = chord
                 a = np.where(use, _lower_slope(hulls[j], plane), a)
+                if flat is not None:
+                    a = np.where(flat[0], 0.0, a)
                 relax = (a, s, np.where(use, gam, tau), np.where(use, Zh, Z))
-                cand = _step(Lam, kappa, eps, lay, H, relax, (use, alpha, beta))
+                cand = _step(Lam, kappa, eps, lay, H, relax, (use, alpha, beta, split), lower_c)
             L_c, k_c, e_c = cand
             # interval concretisation of the candidate over h_{j-1} (for the choice only)
             score = (
@@ -310,26 +332,43 @@ def _step(
     H: np.ndarray,
     relax: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     planes: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    lower_c: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One backward step: Λ over ``h_j`` through the ReLU relaxation of layer j and its affine
     map, to Λ over ``h_{j-1}`` (or x); returns the new ``(Λ, κ, ε)`` (inputs untouched).
 
-    ``relax = (a, s, τ, Z)``; ``planes = (use, α, β)`` gives the neurons ``use`` the upper
-    line ``α P - β Q + τ`` (τ = γ) of :func:`_hull_planes` instead of ``s z + τ``. ``H``
-    bounds ``|h_{j-1}|``.
+    ``relax = (a, s, τ, Z)``; ``planes = (use, α, β, split)`` gives the neurons ``use`` the
+    upper line ``α P - β Q + τ`` (τ = γ) of :func:`_hull_planes` instead of ``s z + τ``, with
+    ``P = W_A h``, ``Q = W_B h`` of the layer's :class:`TwoGroupSplit`. ``H`` bounds
+    ``|h_{j-1}|``. ``lower_c`` (n, k), ``>= 0``: lower lines ``σ(z) >= a z + c`` (the flat
+    line ``c = σ(l)`` with ``a = 0``); None means ``c = 0``.
     """
     a, s, tau, Z = relax
     k = a.shape[1]
     neg = np.minimum(Lam, 0.0)  # Λ⁻
-    g = gamma(k + 1)
-    # w = u Z + γ |τ|, inflated so that its own rounding is covered (item 4)
-    w = Z * inflated(U) + np.abs(tau) * inflated(g)
-    both = np.matmul(neg, np.stack([tau, w], axis=-1))  # (n, R, 2): Λ⁻·τ, Λ⁻·w
-    S = true_sum_upper(-both[..., 1], k)
     zsum = true_sum_upper(Z.sum(axis=1), k)[:, None]
-    err = upper_combination([(1, S), (g, np.abs(kappa)), (ETA, zsum)], 2 * (k + 1) * Fraction(ETA))
+    if lower_c is None:
+        g = gamma(k + 1)
+        # w = u Z + γ |τ|, inflated so that its own rounding is covered (item 4)
+        w = Z * inflated(U) + np.abs(tau) * inflated(g)
+        both = np.matmul(neg, np.stack([tau, w], axis=-1))  # (n, R, 2): Λ⁻·τ, Λ⁻·w
+        S = true_sum_upper(-both[..., 1], k)
+        err = upper_combination(
+            [(1, S), (g, np.abs(kappa)), (ETA, zsum)], 2 * (k + 1) * Fraction(ETA)
+        )
+        kappa = kappa + both[..., 0]
+    else:
+        # κ + Λ⁻·τ + Λ⁺·c is one inner product of 2k + 1 terms (any order)
+        g = gamma(2 * k + 1)
+        w = Z * inflated(U) + np.abs(tau) * inflated(g)
+        both = np.matmul(neg, np.stack([tau, w], axis=-1))
+        low = np.matmul(Lam - neg, np.stack([lower_c, lower_c * inflated(g)], axis=-1))
+        S = true_sum_upper(add_up(-both[..., 1], low[..., 1]), 2 * k + 1)
+        err = upper_combination(
+            [(1, S), (g, np.abs(kappa)), (ETA, zsum)], 2 * (2 * k + 1) * Fraction(ETA)
+        )
+        kappa = kappa + (both[..., 0] + low[..., 0])
     eps = add_up(eps, err)
-    kappa = kappa + both[..., 0]
     V = _magnitude_bound(lay, H)
     K = max(_column_terms(lay.W), k) + 1
     hsum = true_sum_upper(H.sum(axis=1), H.shape[1])[:, None]
@@ -345,14 +384,14 @@ def _step(
         )
         return _times_W(Lz, lay.W), kappa + np.matmul(Lz, lay.b), add_up(eps, err)
     # Two-group neurons: Λ_t σ(z_t) >= Λ⁺_t a_t z_t + Λ⁻_t (α_t P_t - β_t Q_t + γ_t) with
-    # P = W⁺ h, Q = W⁻ h; chord neurons keep α = β = s. The bias of layer j enters with
-    # Λ⁺ a + Λ⁻ s (chord) and Λ⁺ a (two-group: γ already holds it).
-    use, alpha, beta = planes
+    # P = W_A h, Q = W_B h (W = W_A - W_B); chord neurons keep α = β = s. The bias of layer
+    # j enters with Λ⁺ a + Λ⁻ s (chord) and Λ⁺ a (two-group: γ already holds it).
+    use, alpha, beta, split = planes
     LP = pos_a + neg * np.where(use, alpha, s)[:, None, :]
     LQ = pos_a + neg * np.where(use, beta, s)[:, None, :]
     Lb = pos_a + neg * np.where(use, 0.0, s)[:, None, :]
-    # Λ_P W⁺ - Λ_Q W⁻ is one inner product of 2K terms (any order); |Λ_P| |W⁺| + |Λ_Q| |W⁻|
-    # <= max(|Λ_P|, |Λ_Q|) |W|, and |Λ_b| <= max(|Λ_P|, |Λ_Q|).
+    # Λ_P W_A - Λ_Q W_B is one inner product of 2K terms (any order); every weight is in one
+    # group, so |Λ_P| |W_A| + |Λ_Q| |W_B| <= max(|Λ_P|, |Λ_Q|) |W|; |Λ_b| <= max(|Λ_P|, |Λ_Q|).
     g2K = gamma(2 * K)
     M = np.maximum(np.abs(LP), np.abs(LQ))
     S = true_sum_upper(np.matmul(M, V[:, :, None])[..., 0], k)
@@ -360,8 +399,7 @@ def _step(
         [(g2K, S), (g2K, np.abs(kappa)), (4 * K * Fraction(ETA), hsum)],
         4 * K * Fraction(ETA),
     )
-    Wpos, Wneg = lay.signed_parts
-    Lam_new = _times_W(LP, Wpos) - _times_W(LQ, Wneg)
+    Lam_new = _times_W(LP, split.WA) - _times_W(LQ, split.WB)
     return Lam_new, kappa + np.matmul(Lb, lay.b), add_up(eps, err)
 
 
@@ -375,14 +413,49 @@ def _best_backward(
     signs: np.ndarray,
     hulls: list[Any] | None,
     start: tuple[np.ndarray, np.ndarray] | None = None,
+    flats: list[Any] | None = None,
 ) -> np.ndarray:
-    """The larger of plain CROWN's lower bound (chords) and, where a layer below ``m`` has
-    (P, Q) boxes, the two-group pass's (both sound)."""
+    """The largest of plain CROWN's lower bound (chords); where a layer below ``m`` has
+    (P, Q) boxes, the two-group pass's; where a layer below ``m`` has flat masks, the pass
+    with them (all sound)."""
     low = _backward(net, m, ball, lows, ups, rows, signs, start=start)
     if hulls is not None and any(h is not None for h in hulls[:m]):
         two = _backward(net, m, ball, lows, ups, rows, signs, hulls=hulls, start=start)
         low = np.maximum(low, two)
+    if flats is not None and any(f is not None for f in flats[:m]):
+        flat = _backward(
+            net, m, ball, lows, ups, rows, signs, hulls=hulls, start=start, flats=flats
+        )
+        low = np.maximum(low, flat)
     return low
+
+
+#: A neuron's bound from elsewhere counts as tighter than its own backward pass when it is
+#: by more than this (relative to the bound's size): smaller gaps are rounding noise.
+FLAT_GAP = 1e-9
+
+
+def _flat_masks(
+    before: tuple[np.ndarray, np.ndarray], crown: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Neurons whose bound known before their backward pass (IBP, or a ``prior`` such as the
+    separable bounds of an ℓ1/ℓ2 ball) is tighter than that pass's: (lower, upper) masks,
+    or None when there are none. Back-substituting such a neuron's relaxation into a later
+    pass would give that bound away: an own distance ``Σ_k |x_k - c_k| <= δ`` over the ℓ1
+    ball is bounded by δ over the ball, but by ``d δ`` through the per-coordinate chords.
+
+    >>> m = _flat_masks((np.array([[1.0, 0.0]]), np.array([[2.0, 3.0]])),
+    ...                 (np.array([[0.5, 0.0]]), np.array([[2.0, 2.5]])))
+    >>> [x.tolist() for x in m]
+    [[[True, False]], [[False, False]]]
+    """
+    (blo, bhi), (clo, chi) = before, crown
+    with np.errstate(invalid="ignore"):
+        lo = blo > clo + FLAT_GAP * (1.0 + np.abs(clo))
+        hi = bhi < chi - FLAT_GAP * (1.0 + np.abs(chi))
+    if not (lo.any() or hi.any()):
+        return None
+    return lo, hi
 
 
 # --------------------------------------------------------------------------- drivers
@@ -424,26 +497,38 @@ def _crown_chunk(
             np.minimum(ups[k], prior[1][k], out=ups[k])
     last = net.depth - 1
     hulls: list[Any] | None = [None] * net.depth if two_group else None
+    flats: list[Any] | None = [None] * net.depth if two_group else None
     if full:
         for m in range(1, last):
             unst = ((lows[m] < 0) & (ups[m] > 0)).any(axis=0)
-            idx = np.flatnonzero(unst)
+            # Stable active neurons are relaxed exactly whatever their bounds, but their
+            # bounds enter every later step: the look-ahead's interval scores, and the boxes
+            # of the two-group planes above them. Dead neurons need nothing.
+            live = (ups[m] > 0).any(axis=0)
+            idx = np.flatnonzero(live)
             if idx.size == 0:
                 continue
             R0 = idx.size
             rows = np.concatenate([idx, idx])
             signs = np.concatenate([np.ones(R0), -np.ones(R0)])[None, :].repeat(ball.n, 0)
-            low = _best_backward(net, m, ball, lows, ups, rows, signs, hulls)
+            low = _best_backward(net, m, ball, lows, ups, rows, signs, hulls, flats=flats)
+            if flats is not None:
+                full_lo, full_hi = np.full_like(lows[m], np.inf), np.full_like(ups[m], -np.inf)
+                full_lo[:, idx], full_hi[:, idx] = low[:, :R0], -low[:, R0:]
+                flats[m] = _flat_masks((lows[m], ups[m]), (full_lo, full_hi))
             lows[m][:, idx] = np.maximum(lows[m][:, idx], low[:, :R0])
             ups[m][:, idx] = np.minimum(ups[m][:, idx], -low[:, R0:])
+            idx = np.flatnonzero(unst)
             if hulls is not None:
-                hulls[m] = _part_boxes(net, m, ball, lows, ups, hulls, idx)
+                hulls[m] = _part_boxes(net, m, ball, lows, ups, hulls, idx, flats)
     if last == 0:
         # A single affine layer: the set's own concretisation (IBP's layer 0) is exact.
         L0, U0 = lows[0][:, out_rows], ups[0][:, out_rows]
         objective = np.where(out_signs > 0, L0, -U0)
     else:
-        objective = _best_backward(net, last, ball, lows, ups, out_rows, out_signs, hulls)
+        objective = _best_backward(
+            net, last, ball, lows, ups, out_rows, out_signs, hulls, flats=flats
+        )
     return lows, ups, objective
 
 
@@ -455,28 +540,40 @@ def _part_boxes(
     ups: list[np.ndarray],
     hulls: list[Any],
     idx: np.ndarray,
+    flats: list[Any] | None = None,
 ) -> tuple[np.ndarray, ...] | None:
     """Sound boxes ``[P_l, P_u] x [Q_l, Q_u]`` (each (n, k_m), NaN off ``idx``) of the parts
-    ``P = W⁺ h_{m-1}``, ``Q = W⁻ h_{m-1}`` of layer m's neurons ``idx`` that are still
-    unstable, by backward passes on those linear forms (``h >= 0`` gives ``P, Q >= 0``)."""
-    still = ((lows[m][:, idx] < 0) & (ups[m][:, idx] > 0)).any(axis=0)
+    ``P = W_A h_{m-1}``, ``Q = W_B h_{m-1}`` (:func:`two_group_split`) of layer m's neurons
+    ``idx`` that are still unstable, by backward passes on those linear forms (on the rows
+    of the sign split, ``h >= 0`` gives ``P, Q >= 0``)."""
+    split = two_group_split(net, m)
+    still = ((lows[m][:, idx] < 0) & (ups[m][:, idx] > 0)).any(axis=0) & ~split.coupled[idx]
     idx = idx[still]
     if idx.size == 0:
         return None
     R0 = idx.size
-    Wpos, Wneg = net.layers[m].signed_parts
+    floor = np.where(split.nonneg[idx], 0.0, -np.inf)[None, :]
     k = net.layers[m].out_dim
     zeros = np.zeros(2 * R0)
     sg = np.concatenate([np.ones(R0), -np.ones(R0)])[None, :].repeat(ball.n, 0)
     out = []
-    for part in (Wpos, Wneg):
+    for part in (split.WA, split.WB):
         A = _rows_dense(part, idx)
         low = _best_backward(
-            net, m, ball, lows, ups, idx, sg, hulls, start=(np.concatenate([A, A]), zeros)
+            net,
+            m,
+            ball,
+            lows,
+            ups,
+            idx,
+            sg,
+            hulls,
+            start=(np.concatenate([A, A]), zeros),
+            flats=flats,
         )
         lo = np.full((ball.n, k), np.nan)
         hi = np.full((ball.n, k), np.nan)
-        lo[:, idx] = np.maximum(low[:, :R0], 0.0)
+        lo[:, idx] = np.maximum(low[:, :R0], floor)
         hi[:, idx] = -low[:, R0:]
         out += [lo, hi]
     PL, PU, QL, QU = out
