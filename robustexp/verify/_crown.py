@@ -43,6 +43,7 @@ ResourceLimitError (use ``intermediate="ibp"``); otherwise the batch is chunked 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -53,6 +54,7 @@ from robustexp._errors import InvalidInputError, ResourceLimitError
 from robustexp._tolerances import MEMORY_LIMIT_BYTES
 from robustexp._validate import as_labels
 from robustexp.network import Affine, ReLUNet
+from robustexp.verify import _coef as C
 from robustexp.verify._ibp import (
     _ibp_stream,
     batch_chunks,
@@ -185,20 +187,6 @@ def _column_terms(W: Any) -> int:
     return int(W.shape[0])
 
 
-def _rows_dense(W: Any, rows: np.ndarray) -> np.ndarray:
-    if sp.issparse(W):
-        return np.asarray(W[rows].toarray(), dtype=np.float64)
-    return np.asarray(W[rows], dtype=np.float64)
-
-
-def _times_W(Lam: np.ndarray, W: Any) -> np.ndarray:
-    """``Λ @ W`` for Λ (n, R, k) and W (k, k_in), dense or CSR (never densified)."""
-    n, R, k = Lam.shape
-    flat = Lam.reshape(n * R, k)
-    out = np.asarray((W.T @ flat.T).T, dtype=np.float64) if sp.issparse(W) else flat @ W
-    return np.ascontiguousarray(out).reshape(n, R, W.shape[1])
-
-
 def _magnitude_bound(layer: Affine, H: np.ndarray) -> np.ndarray:
     """Upper bound (n, k) on ``|W| H + |b|`` for H (n, k_in) >= 0 ((E2) on a computed sum)."""
     W = layer.W
@@ -206,6 +194,96 @@ def _magnitude_bound(layer: Affine, H: np.ndarray) -> np.ndarray:
     P = np.asarray(layer.abs_W @ H.T, dtype=np.float64).T
     P = P + np.abs(layer.b)[None, :]
     return true_sum_upper(P, nt + 1)
+
+
+@dataclass
+class _Relax:
+    """One relaxation of a layer's ReLUs: lower lines ``σ(z) >= a z + c`` (``c`` = None:
+    0), upper lines ``σ(z) <= s z + τ``, or on the neurons ``use`` of ``planes = (use, α, β,
+    split)`` the plane ``α P - β Q + τ`` (τ = γ). ``Z`` multiplies the rounding of ``Λ s``
+    (resp. ``Λ α``, ``Λ β``); ``zsum`` bounds ``Σ Z``."""
+
+    a: np.ndarray
+    s: np.ndarray
+    tau: np.ndarray
+    Z: np.ndarray
+    c: np.ndarray | None
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray, Any] | None
+    zsum: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.zsum = true_sum_upper(self.Z.sum(axis=1), self.Z.shape[1])[:, None]
+
+
+@dataclass
+class _LayerStep:
+    """What every backward step through layer j needs, computed once per chunk and mode:
+    ``H`` bounds ``|h_{j-1}|``, ``V`` bounds ``|W| H + |b|``, ``K`` the inner-product length,
+    ``hsum`` bounds ``Σ H``; ``lo_prev``/``hi_prev`` the box of ``h_{j-1}`` for the look-ahead
+    scores; ``variants`` the relaxations tried (the chord first)."""
+
+    lay: Affine
+    H: np.ndarray
+    V: np.ndarray
+    K: int
+    hsum: np.ndarray
+    lo_prev: np.ndarray | None
+    hi_prev: np.ndarray | None
+    variants: list[_Relax]
+
+
+def _layer_step(
+    net: ReLUNet,
+    j: int,
+    ball: LpBall,
+    lows: list[np.ndarray],
+    ups: list[np.ndarray],
+    hulls: list[Any] | None,
+    flats: list[Any] | None,
+) -> _LayerStep:
+    lay = net.layers[j]
+    if j > 0:
+        H = np.maximum(ups[j - 1], 0.0)
+        lo_prev, hi_prev = np.maximum(lows[j - 1], 0.0), H
+    else:
+        box_lo, box_hi = ball.box()
+        H = np.maximum(np.abs(box_lo), np.abs(box_hi))
+        lo_prev = hi_prev = None
+    a, s, tau, Z = _relaxation(lows[j], ups[j])
+    flat = flats[j] if flats is not None else None
+    c = None
+    if flat is not None:
+        flo, fhi = flat
+        a, s = np.where(flo, 0.0, a), np.where(fhi, 0.0, s)
+        tau = np.where(fhi, np.maximum(ups[j], 0.0), tau)
+        c = np.where(flo, np.maximum(lows[j], 0.0), 0.0)
+    variants = [_Relax(a, s, tau, Z, c, None)]
+    if hulls is not None and hulls[j] is not None and j > 0:
+        split = two_group_split(net, j)
+        unstable = (lows[j] < 0) & (ups[j] > 0)
+        for hi in (True, False):
+            alpha, beta, gam, Zh, ok = _hull_planes(hulls[j], lay.b, hi)
+            use = ok & unstable & ~split.coupled[None, :]
+            if flat is not None:
+                use &= ~flat[1]
+            if not use.any():
+                continue
+            a_p = np.where(use, _lower_slope(hulls[j], hi), a)
+            if flat is not None:
+                a_p = np.where(flat[0], 0.0, a_p)
+            variants.append(
+                _Relax(
+                    a_p,
+                    s,
+                    np.where(use, gam, tau),
+                    np.where(use, Zh, Z),
+                    c,
+                    (use, alpha, beta, split),
+                )
+            )
+    K = max(_column_terms(lay.W), lay.out_dim) + 1
+    hsum = true_sum_upper(H.sum(axis=1), H.shape[1])[:, None]
+    return _LayerStep(lay, H, _magnitude_bound(lay, H), K, hsum, lo_prev, hi_prev, variants)
 
 
 def _backward(
@@ -218,8 +296,10 @@ def _backward(
     signs: np.ndarray,
     *,
     hulls: list[Any] | None = None,
-    start: tuple[np.ndarray, np.ndarray] | None = None,
+    start: tuple[Any, np.ndarray] | None = None,
     flats: list[Any] | None = None,
+    sparse: bool = False,
+    cache: dict[Any, _LayerStep] | None = None,
 ) -> np.ndarray:
     """Sound lower bounds (n, R) of ``signs[i, r] * z_m[rows[r]]`` over every set of ``ball``.
 
@@ -235,65 +315,40 @@ def _backward(
     is sound). ``flats[j]`` is None or two (n, k_j) masks ``(lo, hi)``: those neurons take
     the flat line ``σ(z) >= σ(l)`` as lower line, resp. ``σ(z) <= σ(u)`` as upper line
     (:func:`_flat_masks`: where their bounds came from something tighter than a backward
-    pass, so that substituting them back would lose it).
+    pass, so that substituting them back would lose it). ``sparse`` (one set only): Λ is
+    held as a CSR matrix (:mod:`._coef`). ``cache``: per-layer data of earlier passes over
+    the same bounds (the caller must not change the bounds of a cached layer).
     """
     if start is None:
         layer = net.layers[m]
-        Wr, b0 = _rows_dense(layer.W, rows), layer.b[rows]
+        Lam = C.signed_rows(layer.W, rows, signs, sparse)
+        b0 = layer.b[rows]
     else:
-        Wr, b0 = start
-    Lam = signs[:, :, None] * Wr[None, :, :]  # exact: sign flips
-    del Wr
+        Lam = C.signed_rows(start[0], np.arange(start[0].shape[0]), signs, sparse)
+        b0 = start[1]
     kappa = signs * b0[None, :]
     eps = np.zeros_like(kappa)
-    box_lo, box_hi = ball.box()
+    mode = (hulls is not None, flats is not None)
     for j in range(m - 1, -1, -1):
-        lay = net.layers[j]
-        H = np.maximum(ups[j - 1], 0.0) if j > 0 else np.maximum(np.abs(box_lo), np.abs(box_hi))
-        chord = _relaxation(lows[j], ups[j])
-        flat = flats[j] if flats is not None else None
-        lower_c = None
-        if flat is not None:
-            flo, fhi = flat
-            a, s_, tau, Z = chord
-            chord = (
-                np.where(flo, 0.0, a),
-                np.where(fhi, 0.0, s_),
-                np.where(fhi, np.maximum(ups[j], 0.0), tau),
-                Z,
-            )
-            lower_c = np.where(flo, np.maximum(lows[j], 0.0), 0.0)
-        if hulls is None or hulls[j] is None or j == 0:
-            Lam, kappa, eps = _step(Lam, kappa, eps, lay, H, chord, None, lower_c)
+        info = cache.get((j, mode)) if cache is not None else None
+        if info is None:
+            info = _layer_step(net, j, ball, lows, ups, hulls, flats)
+            if cache is not None:
+                cache[(j, mode)] = info
+        if len(info.variants) == 1:
+            Lam, kappa, eps = _step(Lam, kappa, eps, info, info.variants[0])
             continue
-        unstable = (lows[j] < 0) & (ups[j] > 0)
-        best: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        best: tuple[Any, np.ndarray, np.ndarray] | None = None
         best_score = None
-        lo_prev, hi_prev = np.maximum(lows[j - 1], 0.0), np.maximum(ups[j - 1], 0.0)
-        for plane in (None, True, False):
-            if plane is None:
-                cand = _step(Lam, kappa, eps, lay, H, chord, None, lower_c)
-            else:
-                alpha, beta, gam, Zh, ok = _hull_planes(hulls[j], lay.b, plane)
-                split = two_group_split(net, j)
-                use = ok & unstable & ~split.coupled[None, :]
-                if flat is not None:
-                    use &= ~flat[1]
-                if not use.any():
-                    continue
-                a, s, tau, Z = chord
-                a = np.where(use, _lower_slope(hulls[j], plane), a)
-                if flat is not None:
-                    a = np.where(flat[0], 0.0, a)
-                relax = (a, s, np.where(use, gam, tau), np.where(use, Zh, Z))
-                cand = _step(Lam, kappa, eps, lay, H, relax, (use, alpha, beta, split), lower_c)
+        for relax in info.variants:
+            cand = _step(Lam, kappa, eps, info, relax)
             L_c, k_c, e_c = cand
             # interval concretisation of the candidate over h_{j-1} (for the choice only)
             score = (
                 k_c
                 - e_c
-                + np.einsum("nrk,nk->nr", np.maximum(L_c, 0.0), lo_prev)
-                + np.einsum("nrk,nk->nr", np.minimum(L_c, 0.0), hi_prev)
+                + C.times_vector(C.pos_part(L_c), info.lo_prev)
+                + C.times_vector(C.neg_part(L_c), info.hi_prev)
             )
             score = np.nan_to_num(score, nan=-np.inf)
             if best is None:
@@ -302,15 +357,17 @@ def _backward(
             take = score > best_score
             if take.any():
                 best = (
-                    np.where(take[:, :, None], L_c, best[0]),
+                    C.select_rows(take, L_c, best[0]),
                     np.where(take, k_c, best[1]),
                     np.where(take, e_c, best[2]),
                 )
                 best_score = np.where(take, score, best_score)
         Lam, kappa, eps = best  # type: ignore[misc]
-    if not (np.all(np.isfinite(Lam)) and np.all(np.isfinite(kappa)) and np.all(np.isfinite(eps))):
+    if not (C.all_finite(Lam) and np.all(np.isfinite(kappa)) and np.all(np.isfinite(eps))):
         return np.full(kappa.shape, -np.inf)
-    lower = ball._lower_batched(Lam, kappa, consume=True)
+    lower = np.empty_like(kappa)
+    for rows_, block in C.dense_chunks(Lam):
+        lower[:, rows_] = ball._lower_batched(block, kappa[:, rows_], consume=True)
     return sub_down(lower, eps)
 
 
@@ -325,33 +382,25 @@ def _lower_slope(box: tuple[np.ndarray, ...], hi: bool) -> np.ndarray:
 
 
 def _step(
-    Lam: np.ndarray,
+    Lam: Any,
     kappa: np.ndarray,
     eps: np.ndarray,
-    lay: Affine,
-    H: np.ndarray,
-    relax: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    planes: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-    lower_c: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One backward step: Λ over ``h_j`` through the ReLU relaxation of layer j and its affine
-    map, to Λ over ``h_{j-1}`` (or x); returns the new ``(Λ, κ, ε)`` (inputs untouched).
-
-    ``relax = (a, s, τ, Z)``; ``planes = (use, α, β, split)`` gives the neurons ``use`` the
-    upper line ``α P - β Q + τ`` (τ = γ) of :func:`_hull_planes` instead of ``s z + τ``, with
-    ``P = W_A h``, ``Q = W_B h`` of the layer's :class:`TwoGroupSplit`. ``H`` bounds
-    ``|h_{j-1}|``. ``lower_c`` (n, k), ``>= 0``: lower lines ``σ(z) >= a z + c`` (the flat
-    line ``c = σ(l)`` with ``a = 0``); None means ``c = 0``.
+    info: _LayerStep,
+    relax: _Relax,
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """One backward step: Λ over ``h_j`` through the relaxation ``relax`` of layer j's ReLUs
+    and its affine map, to Λ over ``h_{j-1}`` (or x); returns the new ``(Λ, κ, ε)`` (inputs
+    untouched). Two-group neurons (``relax.planes``) use ``P = W_A h``, ``Q = W_B h`` of the
+    layer's :class:`TwoGroupSplit`.
     """
-    a, s, tau, Z = relax
+    a, s, tau, Z, lower_c = relax.a, relax.s, relax.tau, relax.Z, relax.c
     k = a.shape[1]
-    neg = np.minimum(Lam, 0.0)  # Λ⁻
-    zsum = true_sum_upper(Z.sum(axis=1), k)[:, None]
+    zsum = relax.zsum
     if lower_c is None:
         g = gamma(k + 1)
         # w = u Z + γ |τ|, inflated so that its own rounding is covered (item 4)
         w = Z * inflated(U) + np.abs(tau) * inflated(g)
-        both = np.matmul(neg, np.stack([tau, w], axis=-1))  # (n, R, 2): Λ⁻·τ, Λ⁻·w
+        both = C.times_vectors(C.neg_part(Lam), np.stack([tau, w], axis=-1))  # Λ⁻·τ, Λ⁻·w
         S = true_sum_upper(-both[..., 1], k)
         err = upper_combination(
             [(1, S), (g, np.abs(kappa)), (ETA, zsum)], 2 * (k + 1) * Fraction(ETA)
@@ -361,46 +410,43 @@ def _step(
         # κ + Λ⁻·τ + Λ⁺·c is one inner product of 2k + 1 terms (any order)
         g = gamma(2 * k + 1)
         w = Z * inflated(U) + np.abs(tau) * inflated(g)
-        both = np.matmul(neg, np.stack([tau, w], axis=-1))
-        low = np.matmul(Lam - neg, np.stack([lower_c, lower_c * inflated(g)], axis=-1))
+        both = C.times_vectors(C.neg_part(Lam), np.stack([tau, w], axis=-1))
+        low = C.times_vectors(C.pos_part(Lam), np.stack([lower_c, lower_c * inflated(g)], -1))
         S = true_sum_upper(add_up(-both[..., 1], low[..., 1]), 2 * k + 1)
         err = upper_combination(
             [(1, S), (g, np.abs(kappa)), (ETA, zsum)], 2 * (2 * k + 1) * Fraction(ETA)
         )
         kappa = kappa + (both[..., 0] + low[..., 0])
     eps = add_up(eps, err)
-    V = _magnitude_bound(lay, H)
-    K = max(_column_terms(lay.W), k) + 1
-    hsum = true_sum_upper(H.sum(axis=1), H.shape[1])[:, None]
-    pos_a = (Lam - neg) * a[:, None, :]  # a ∈ {0, 1}: exact
-    if planes is None:
+    V, K, hsum, lay = info.V, info.K, info.hsum, info.lay
+    if relax.planes is None:
         # Λ_new = Λ⁺ a + Λ⁻ s (one of the two terms is 0), then Λ over z_j -> over h_{j-1}
-        Lz = pos_a + neg * s[:, None, :]
+        Lz = C.lines(Lam, a, s)
         gK = gamma(K)
-        S = true_sum_upper(np.matmul(np.abs(Lz), V[:, :, None])[..., 0], k)
+        S = true_sum_upper(C.times_vector(C.absolute(Lz), V), k)
         err = upper_combination(
             [(gK, S), (gK, np.abs(kappa)), (2 * K * Fraction(ETA), hsum)],
             2 * K * Fraction(ETA),
         )
-        return _times_W(Lz, lay.W), kappa + np.matmul(Lz, lay.b), add_up(eps, err)
+        return C.times_weights(Lz, lay.W), kappa + C.times_bias(Lz, lay.b), add_up(eps, err)
     # Two-group neurons: Λ_t σ(z_t) >= Λ⁺_t a_t z_t + Λ⁻_t (α_t P_t - β_t Q_t + γ_t) with
     # P = W_A h, Q = W_B h (W = W_A - W_B); chord neurons keep α = β = s. The bias of layer
     # j enters with Λ⁺ a + Λ⁻ s (chord) and Λ⁺ a (two-group: γ already holds it).
-    use, alpha, beta, split = planes
-    LP = pos_a + neg * np.where(use, alpha, s)[:, None, :]
-    LQ = pos_a + neg * np.where(use, beta, s)[:, None, :]
-    Lb = pos_a + neg * np.where(use, 0.0, s)[:, None, :]
+    use, alpha, beta, split = relax.planes
+    LP = C.lines(Lam, a, np.where(use, alpha, s))
+    LQ = C.lines(Lam, a, np.where(use, beta, s))
+    Lb = C.lines(Lam, a, np.where(use, 0.0, s))
     # Λ_P W_A - Λ_Q W_B is one inner product of 2K terms (any order); every weight is in one
     # group, so |Λ_P| |W_A| + |Λ_Q| |W_B| <= max(|Λ_P|, |Λ_Q|) |W|; |Λ_b| <= max(|Λ_P|, |Λ_Q|).
     g2K = gamma(2 * K)
-    M = np.maximum(np.abs(LP), np.abs(LQ))
-    S = true_sum_upper(np.matmul(M, V[:, :, None])[..., 0], k)
+    M = C.larger(C.absolute(LP), C.absolute(LQ))
+    S = true_sum_upper(C.times_vector(M, V), k)
     err = upper_combination(
         [(g2K, S), (g2K, np.abs(kappa)), (4 * K * Fraction(ETA), hsum)],
         4 * K * Fraction(ETA),
     )
-    Lam_new = _times_W(LP, split.WA) - _times_W(LQ, split.WB)
-    return Lam_new, kappa + np.matmul(Lb, lay.b), add_up(eps, err)
+    Lam_new = C.times_weights(LP, split.WA) - C.times_weights(LQ, split.WB)
+    return Lam_new, kappa + C.times_bias(Lb, lay.b), add_up(eps, err)
 
 
 def _best_backward(
@@ -412,21 +458,21 @@ def _best_backward(
     rows: np.ndarray,
     signs: np.ndarray,
     hulls: list[Any] | None,
-    start: tuple[np.ndarray, np.ndarray] | None = None,
+    start: tuple[Any, np.ndarray] | None = None,
     flats: list[Any] | None = None,
+    sparse: bool = False,
+    cache: dict[Any, Any] | None = None,
 ) -> np.ndarray:
     """The largest of plain CROWN's lower bound (chords); where a layer below ``m`` has
     (P, Q) boxes, the two-group pass's; where a layer below ``m`` has flat masks, the pass
     with them (all sound)."""
-    low = _backward(net, m, ball, lows, ups, rows, signs, start=start)
+    args = (net, m, ball, lows, ups, rows, signs)
+    kw = {"start": start, "sparse": sparse, "cache": cache}
+    low = _backward(*args, **kw)
     if hulls is not None and any(h is not None for h in hulls[:m]):
-        two = _backward(net, m, ball, lows, ups, rows, signs, hulls=hulls, start=start)
-        low = np.maximum(low, two)
+        low = np.maximum(low, _backward(*args, hulls=hulls, **kw))
     if flats is not None and any(f is not None for f in flats[:m]):
-        flat = _backward(
-            net, m, ball, lows, ups, rows, signs, hulls=hulls, start=start, flats=flats
-        )
-        low = np.maximum(low, flat)
+        low = np.maximum(low, _backward(*args, hulls=hulls, flats=flats, **kw))
     return low
 
 
@@ -485,9 +531,11 @@ def _crown_chunk(
     prep0: Any = None,
     two_group: bool = True,
     prior: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+    sparse: bool = False,
 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
     """Bounds of every layer (n, k) for one chunk, and the output-objective lower bounds.
-    ``prior``: sound bounds of the chunk already known, intersected with IBP's first."""
+    ``prior``: sound bounds of the chunk already known, intersected with IBP's first.
+    ``sparse``: sparse backward coefficients (one set)."""
     res = _ibp_stream(net, ball, consts, keep=True, prep0=prep0)
     lows = [np.ascontiguousarray(item[0].T) for item in res if item is not None]
     ups = [np.ascontiguousarray(item[1].T) for item in res if item is not None]
@@ -498,6 +546,9 @@ def _crown_chunk(
     last = net.depth - 1
     hulls: list[Any] | None = [None] * net.depth if two_group else None
     flats: list[Any] | None = [None] * net.depth if two_group else None
+    # Layer j's bounds, boxes and flat masks are final once layer j + 1 is processed: every
+    # pass through j after that shares its per-layer data.
+    cache: dict[Any, Any] = {}
     if full:
         for m in range(1, last):
             unst = ((lows[m] < 0) & (ups[m] > 0)).any(axis=0)
@@ -511,7 +562,19 @@ def _crown_chunk(
             R0 = idx.size
             rows = np.concatenate([idx, idx])
             signs = np.concatenate([np.ones(R0), -np.ones(R0)])[None, :].repeat(ball.n, 0)
-            low = _best_backward(net, m, ball, lows, ups, rows, signs, hulls, flats=flats)
+            low = _best_backward(
+                net,
+                m,
+                ball,
+                lows,
+                ups,
+                rows,
+                signs,
+                hulls,
+                flats=flats,
+                sparse=sparse,
+                cache=cache,
+            )
             if flats is not None:
                 full_lo, full_hi = np.full_like(lows[m], np.inf), np.full_like(ups[m], -np.inf)
                 full_lo[:, idx], full_hi[:, idx] = low[:, :R0], -low[:, R0:]
@@ -520,14 +583,24 @@ def _crown_chunk(
             ups[m][:, idx] = np.minimum(ups[m][:, idx], -low[:, R0:])
             idx = np.flatnonzero(unst)
             if hulls is not None:
-                hulls[m] = _part_boxes(net, m, ball, lows, ups, hulls, idx, flats)
+                hulls[m] = _part_boxes(net, m, ball, lows, ups, hulls, idx, flats, sparse, cache)
     if last == 0:
         # A single affine layer: the set's own concretisation (IBP's layer 0) is exact.
         L0, U0 = lows[0][:, out_rows], ups[0][:, out_rows]
         objective = np.where(out_signs > 0, L0, -U0)
     else:
         objective = _best_backward(
-            net, last, ball, lows, ups, out_rows, out_signs, hulls, flats=flats
+            net,
+            last,
+            ball,
+            lows,
+            ups,
+            out_rows,
+            out_signs,
+            hulls,
+            flats=flats,
+            sparse=sparse,
+            cache=cache,
         )
     return lows, ups, objective
 
@@ -541,6 +614,8 @@ def _part_boxes(
     hulls: list[Any],
     idx: np.ndarray,
     flats: list[Any] | None = None,
+    sparse: bool = False,
+    cache: dict[Any, Any] | None = None,
 ) -> tuple[np.ndarray, ...] | None:
     """Sound boxes ``[P_l, P_u] x [Q_l, Q_u]`` (each (n, k_m), NaN off ``idx``) of the parts
     ``P = W_A h_{m-1}``, ``Q = W_B h_{m-1}`` (:func:`two_group_split`) of layer m's neurons
@@ -558,7 +633,8 @@ def _part_boxes(
     sg = np.concatenate([np.ones(R0), -np.ones(R0)])[None, :].repeat(ball.n, 0)
     out = []
     for part in (split.WA, split.WB):
-        A = _rows_dense(part, idx)
+        A = part[idx]
+        both = sp.vstack([A, A], format="csr") if sp.issparse(A) else np.concatenate([A, A])
         low = _best_backward(
             net,
             m,
@@ -568,8 +644,10 @@ def _part_boxes(
             idx,
             sg,
             hulls,
-            start=(np.concatenate([A, A]), zeros),
+            start=(both, zeros),
             flats=flats,
+            sparse=sparse,
+            cache=cache,
         )
         lo = np.full((ball.n, k), np.nan)
         hi = np.full((ball.n, k), np.nan)
@@ -615,6 +693,7 @@ def linear_bounds(
     intermediate: str = "crown",
     two_group: bool = True,
     prior: LayerBounds | None = None,
+    sparse: bool = False,
 ) -> LayerBounds:
     """Sound bounds on every layer's pre-activation by CROWN-style linear propagation.
 
@@ -627,7 +706,10 @@ def linear_bounds(
     the chord (one-step look-ahead per row); it is never looser than plain CROWN (both are
     computed) and makes max/min trees exact, at about 3-5x the cost. ``prior``: sound bounds
     of every layer over the same sets, known from elsewhere (e.g. separable or look-back
-    bounds), intersected with IBP's before the backward passes use them.
+    bounds), intersected with IBP's before the backward passes use them. ``sparse`` (a ball
+    of one point only): the backward coefficients are CSR matrices (:mod:`._coef`), which
+    costs a tree-structured net's neurons their sub-trees instead of whole layers; the
+    bounds are the same (up to the order of floating-point sums).
 
     >>> net = ReLUNet.from_layers([([[1.0], [-1.0]], [0.0, 0.0]), ([[-1.0, -1.0]], [1.0])])
     >>> lb = linear_bounds(net, LpBall([[0.0]], 1.0, 2))     # 1 - |x| on [-1, 1]: min 0
@@ -644,13 +726,15 @@ def linear_bounds(
             f"(limit {MEMORY_LIMIT_BYTES / 2**30:.1f} GiB); use margin_lower_bound or "
             f"output_bounds, or fewer points"
         )
+    if sparse and n != 1:
+        raise InvalidInputError(f"sparse linear bounds take a ball of one point; got {n}")
     consts = layer_steps(net)
     prep0 = ball.affine_prep(net.layers[0].W, net.layers[0].b)
     rows = np.concatenate([np.arange(out), np.arange(out)])
     sign_row = np.concatenate([np.ones(out), -np.ones(out)])
     lows = [np.empty((n, layer.out_dim)) for layer in net.layers]
     ups = [np.empty((n, layer.out_dim)) for layer in net.layers]
-    for a, b in _chunks_for(net, n, full, 2 * out):
+    for a, b in [(0, 1)] if sparse else _chunks_for(net, n, full, 2 * out):
         sub = ball[a:b]
         signs = np.repeat(sign_row[None, :], b - a, axis=0)
         pri = None
@@ -666,6 +750,7 @@ def linear_bounds(
             prep0=prep0,
             two_group=two_group,
             prior=pri,
+            sparse=sparse,
         )
         lo_c[-1] = np.maximum(lo_c[-1], obj[:, :out])
         up_c[-1] = np.minimum(up_c[-1], -obj[:, out:])
