@@ -64,10 +64,8 @@ EPS = {
 VERIFY_BUDGET = 1500.0  # seconds of generic verification per cell
 MILP_LIMIT = 20.0  # seconds per complete query (``--milp-limit``; recorded per cell)
 #: A cell stops its complete queries when the first this-many all end unknown (at the
-#: per-query limit), or when after this many queries the projected time for the rest is
-#: over the budget left: the seconds go to cells the budget can finish.
+#: per-query limit); otherwise it runs until its budget, and the next run continues it.
 GIVE_UP_AFTER = 3
-PROJECT_AFTER = 10
 #: Bumped when the generic verifiers change; ``--refresh-generic`` recomputes older results.
 #: 2: lazy IBP for large nets, cone-of-influence pruning in the MILP/MIQCP encoding.
 #: 3: the MILP/MIQCP tolerance slack counts only modelled units.
@@ -81,13 +79,21 @@ PROJECT_AFTER = 10
 #:    ℓ1/ℓ2 balls for the cone (verify/_lookback.py, verify/_separable.py).
 #: 9: the same bounds for nets of every size (8 gave small nets plain CROWN only); cells of
 #:    version 8 that are already 100 % certified are kept (9 cannot do better there).
-GENERIC_VERSION = 9
+#: 10: two-group planes on the ancestry split (exact min trees), flat lines for neurons
+#:    whose separable bound beats their backward pass, sparse backward coefficients on
+#:    large nets (CROWN on the whole cone, not only when it holds at most half the units);
+#:    per-point progress files, so a cell cut by its budget continues on the next run.
+GENERIC_VERSION = 10
 ATTACK = {"steps": 60, "restarts": 3}
 #: Projection-attack candidates with a float margin above this are certainly not witnesses
 #: (the float error of a forward pass here is < 1e-9); only the others are re-checked.
 PROJECTION_RECHECK_BELOW = 1e-6
-#: PGD attacks every point up to this N, else the closest pair plus this many random points.
+#: PGD attacks every point up to this N, else the closest pair plus this many random points,
+#: and on large nets fewer: about ``PGD_PARAMETER_POINTS / parameters`` (at least
+#: ``PGD_MIN_POINTS``), since one PGD point costs 180 gradient passes through the net.
 PGD_MAX_POINTS = 200
+PGD_PARAMETER_POINTS = 2e8
+PGD_MIN_POINTS = 20
 
 
 def _norm(p: float) -> str:
@@ -138,18 +144,20 @@ def _attack(
     """PGD and the projection attack at ``radius``; counts of re-checked witnesses.
 
     The projection attack (one forward pass) runs on every point. PGD runs on every point
-    when N ≤ ``PGD_MAX_POINTS``, else on the closest pair plus ``PGD_MAX_POINTS`` random
-    points (a PGD pass over a deep ℓ2 net with 10^6 parameters costs minutes per 1000 points).
+    when N is at most the cap, else on the closest pair plus cap random points; the cap is
+    ``PGD_MAX_POINTS``, lowered on large nets (a PGD pass over a deep ℓ2 net with 10^6
+    parameters costs minutes per 1000 points).
     """
     from robustexp.verify import LpBall, pgd_attack, recheck_witness
 
     ball = LpBall(X, radius, p)
     t0 = time.perf_counter()
     n = len(y)
-    if n <= PGD_MAX_POINTS:
+    cap = int(min(PGD_MAX_POINTS, max(PGD_MIN_POINTS, PGD_PARAMETER_POINTS / net.parameters)))
+    if n <= cap:
         idx = np.arange(n)
     else:
-        rnd = np.random.default_rng(seed).choice(n, PGD_MAX_POINTS, replace=False)
+        rnd = np.random.default_rng(seed).choice(n, cap, replace=False)
         idx = np.unique(np.concatenate([rnd, np.asarray(pair, dtype=int)]))
     res = pgd_attack(net, ball[idx], y[idx], seed=seed, **ATTACK)
     pgd_ok = np.zeros(n, dtype=bool)
@@ -183,18 +191,29 @@ def _attack(
     }
 
 
-def _generic(net: Any, X: np.ndarray, y: np.ndarray, spec: Any, budget: float) -> dict:
+def _generic(
+    net: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    spec: Any,
+    budget: float,
+    progress: Path | None = None,
+) -> dict:
     """IBP on every point (``robust_accuracy``), then one complete query per remaining point
     (MILP for p ∈ {1, ∞}, MIQCP for p = 2) in a seeded random order until ``budget`` seconds
     are spent (one query may overrun it), or until the first ``GIVE_UP_AFTER`` queries all
-    end unknown or the projected time of the rest exceeds the budget left
-    (``gave_up`` says which).
+    end unknown (``gave_up``).
 
     A complete query starts from its default bounds — CROWN on the point's cone of
     influence — and stops early when they certify; it is credited to ``crown (cone)`` then,
     to ``lp`` when the LP relaxation certifies, else to ``milp``/``miqcp`` (solver optimal).
     Every verdict is sound on its own. The certified count is a sound lower bound for the
-    whole set; untried points count as unknown."""
+    whole set; untried points count as unknown.
+
+    ``progress``: a file holding the verdicts of queries already run (same version, radius
+    and query limit); they are not run again, and every new verdict is added to it
+    atomically, so a cell interrupted or cut by its budget continues where it stopped.
+    ``complete`` says whether every point got its query (or the cell gave up)."""
     from robustexp import ResourceLimitError
     from robustexp.verify import LpBall, milp_margin, miqcp_margin, robust_accuracy
 
@@ -206,22 +225,28 @@ def _generic(net: Any, X: np.ndarray, y: np.ndarray, spec: Any, budget: float) -
     order = np.random.default_rng(0).permutation(left).tolist()
     query, complete = (miqcp_margin, "miqcp") if spec.p == 2 else (milp_margin, "milp")
     credit = {"bounds certify": "crown (cone)", "LP relaxation certifies": "lp"}
-    tried = 0
     ibp_time = time.perf_counter() - t0
-    query_times: list[float] = []
-    decided = 0
+    key = {"version": GENERIC_VERSION, "radius": spec.radius, "milp_limit": MILP_LIMIT}
+    done: dict[str, Any] = {"key": key, "verdicts": {}, "query_times": [], "seconds": 0.0}
+    if progress is not None and progress.exists():
+        old = read_json(progress)
+        if old.get("key") == key:
+            done = old
+    verdicts: dict[str, list[str]] = done["verdicts"]
+    query_times: list[float] = list(done["query_times"])
+    earlier = float(done["seconds"])
     gave_up: str | None = None
+    last_save = time.perf_counter()
     for i in order:
+        if str(i) in verdicts:
+            continue
         remaining = budget - (time.perf_counter() - t0)
         if remaining <= 0:
             break
-        if tried >= GIVE_UP_AFTER and decided == 0:
+        decided_now = sum(v[0] != "unknown" for v in verdicts.values())
+        if len(verdicts) >= GIVE_UP_AFTER and decided_now == 0:
             gave_up = "the first queries all ended unknown"
             break
-        if tried >= PROJECT_AFTER and np.mean(query_times) * (len(order) - tried) > remaining:
-            gave_up = "projected time over the budget left"
-            break
-        tried += 1
         tq = time.perf_counter()
         try:
             res = query(
@@ -234,36 +259,49 @@ def _generic(net: Any, X: np.ndarray, y: np.ndarray, spec: Any, budget: float) -
             gave_up = f"resource limit: {exc}"
             break
         query_times.append(time.perf_counter() - tq)
-        if res.status == "certified":
-            m = credit.get(res.detail, complete)
-            by[m] = by.get(m, 0) + 1
-            decided += 1
-        elif res.status == "falsified":
-            falsified.append(i)
-            decided += 1
+        verdicts[str(i)] = [res.status, credit.get(res.detail, complete)]
+        if progress is not None and time.perf_counter() - last_save > 30:
+            _save_progress(progress, done, query_times, earlier + time.perf_counter() - t0)
+            last_save = time.perf_counter()
+    if progress is not None:
+        _save_progress(progress, done, query_times, earlier + time.perf_counter() - t0)
+    for status, method in verdicts.values():
+        if status == "certified":
+            by[method] = by.get(method, 0) + 1
+    falsified += [int(i) for i, v in verdicts.items() if v[0] == "falsified"]
     certified = sum(by.values())
     mean_q = float(np.mean(query_times)) if query_times else None
+    untried = len(left) - len(verdicts)
     return {
         "version": GENERIC_VERSION,
         "certified_fraction": certified / len(y),
         "certified_by": by,
         "ibp_certified": by.get("ibp", 0),
-        "tried_after_ibp": tried,
+        "tried_after_ibp": len(verdicts),
         "left_after_ibp": len(left),
         "unknown": len(y) - certified - len(falsified),
         "falsified": len(falsified),
-        "time": time.perf_counter() - t0,
+        "complete": untried == 0 or gave_up is not None,
+        "time": earlier + time.perf_counter() - t0,
         "budget": budget,
         "milp_limit": MILP_LIMIT,
         "gave_up": gave_up,
         "ibp_time": ibp_time,
         "mean_query_time": mean_q,
-        # what deciding every point IBP left would take at the measured mean query time
         "estimated_seconds_for_all": None if mean_q is None else ibp_time + mean_q * len(left),
     }
 
 
-def _cell(c: Any, X: np.ndarray, y: np.ndarray, quick: bool) -> dict[str, Any]:
+def _save_progress(path: Path, done: dict, query_times: list[float], seconds: float) -> None:
+    done["query_times"] = query_times
+    done["seconds"] = seconds
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, done)
+
+
+def _cell(
+    c: Any, X: np.ndarray, y: np.ndarray, quick: bool, progress: Path | None = None
+) -> dict[str, Any]:
     from robustexp.data import separation
     from robustexp.verify import BallSpec
 
@@ -297,7 +335,7 @@ def _cell(c: Any, X: np.ndarray, y: np.ndarray, quick: bool) -> dict[str, Any]:
     out["certificate"] = {"holds": cert.holds, "margin": cert.margin}
     out["certificate_time"] = time.perf_counter() - t0
     budget = 8.0 if quick else VERIFY_BUDGET
-    out["generic"] = _generic(net, X, y, BallSpec(delta, p), budget)
+    out["generic"] = _generic(net, X, y, BallSpec(delta, p), budget, progress)
     out["attack_at_claimed"] = _attack(net, X, y, delta, p, seed=0, pair=sep.pair)
     beyond: list[dict[str, Any]] = []
     rc = c.radius_condition
@@ -325,26 +363,32 @@ def _cell_name(inst: dict[str, Any], name: str) -> str:
     return f"{inst['kind']}-N{inst['N']}-d{inst['d']}-{name}"
 
 
-def _refresh_generic(row: dict[str, Any], c: Any, X: np.ndarray, y: np.ndarray) -> dict:
-    """Recompute only the generic-verification part of a finished cell."""
+def _refresh_generic(
+    row: dict[str, Any], c: Any, X: np.ndarray, y: np.ndarray, progress: Path
+) -> dict:
+    """Recompute only the generic-verification part of a finished cell (continuing from
+    ``progress`` when it holds verdicts of the same version)."""
     from robustexp.verify import BallSpec
 
     delta = row["claimed_radius"]
     net = c.build(X, y, delta)
-    row["generic"] = _generic(net, X, y, BallSpec(delta, c.p), VERIFY_BUDGET)
+    row["generic"] = _generic(net, X, y, BallSpec(delta, c.p), VERIFY_BUDGET, progress)
     return row
 
 
 def _stale(path: Path, refresh: bool) -> bool:
+    """With ``refresh``: the cell's generic part is from an older version or query limit
+    (cells already at 100 % are kept: no version can do better), or it was cut by its budget
+    before every point got its query."""
     if not refresh or not path.exists():
         return False
     row = read_json(path)
     generic = row.get("generic", {})
-    version = generic.get("version") or 0
-    if version == 8 and generic.get("certified_fraction") == 1.0:
+    if "error" in row or generic.get("certified_fraction") == 1.0:
         return False
+    version = generic.get("version") or 0
     old = version != GENERIC_VERSION or generic.get("milp_limit", 20.0) != MILP_LIMIT
-    return "error" not in row and old
+    return old or not generic.get("complete", True)
 
 
 def main(
@@ -375,9 +419,10 @@ def main(
             data = _data(inst, p) if pending else None
             for c in cons:
                 path = paths[c.name]
+                progress = cells_dir / "progress" / path.name
                 if _stale(path, refresh):
                     X, y, _meta = data  # type: ignore[misc]
-                    row = _refresh_generic(read_json(path), c, X, y)
+                    row = _refresh_generic(read_json(path), c, X, y, progress)
                     write_json_atomic(path, row)
                     rows.append(row)
                     _print_row(row)
@@ -387,7 +432,7 @@ def main(
                     continue
                 X, y, meta = data  # type: ignore[misc]
                 try:
-                    row = {"instance": inst, **meta, **_cell(c, X, y, quick)}
+                    row = {"instance": inst, **meta, **_cell(c, X, y, quick, progress)}
                 except Exception as exc:
                     row = {"instance": inst, "construction": c.name, "error": repr(exc)}
                 write_json_atomic(path, row)

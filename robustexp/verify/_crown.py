@@ -445,7 +445,7 @@ def _step(
         [(g2K, S), (g2K, np.abs(kappa)), (4 * K * Fraction(ETA), hsum)],
         4 * K * Fraction(ETA),
     )
-    Lam_new = C.times_weights(LP, split.WA) - C.times_weights(LQ, split.WB)
+    Lam_new = C.difference(C.times_weights(LP, split.WA), C.times_weights(LQ, split.WB))
     return Lam_new, kappa + C.times_bias(Lb, lay.b), add_up(eps, err)
 
 
