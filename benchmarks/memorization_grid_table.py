@@ -37,6 +37,12 @@ def _cell_text(row: dict[str, Any]) -> str:
     frac = g["certified_fraction"]
     text = f"{100 * frac:.0f} %" if frac in (0.0, 1.0) else f"{100 * frac:.1f} %"
     text += f" (v{g.get('version', '?')})"
+    if frac < 1.0 and "tried_after_ibp" in g and g.get("version", 0) >= 10:
+        # how many of the points left after IBP had their query, and how many of those
+        # were certified (the rest of the cell is untried, not failed)
+        tried = g["tried_after_ibp"]
+        cert = sum(g["certified_by"].values()) - g.get("ibp_certified", 0)
+        text += f", {cert}/{tried} tried certified"
     if frac < 1.0 and g.get("estimated_seconds_for_all"):
         text += f", ~{g['estimated_seconds_for_all'] / 3600:.1f} h for all"
     return text
