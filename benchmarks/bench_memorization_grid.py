@@ -251,8 +251,7 @@ def _generic(
         remaining = budget - (time.perf_counter() - t0)
         if remaining <= 0:
             break
-        decided_now = sum(v[0] != "unknown" for v in verdicts.values())
-        if len(verdicts) >= GIVE_UP_AFTER and decided_now == 0:
+        if len(verdicts) >= GIVE_UP_AFTER and all(v[0] == "unknown" for v in verdicts.values()):
             gave_up = "the first queries all ended unknown"
             break
         tq = time.perf_counter()

@@ -70,10 +70,6 @@ class Rows:
 Coef = Any  # np.ndarray (n, R, k) or Rows (R, k)
 
 
-def is_sparse(L: Coef) -> bool:
-    return isinstance(L, Rows)
-
-
 def neg_part(L: Coef) -> Coef:
     """``min(Λ, 0)``."""
     return L.like(np.minimum(L.data, 0.0)) if isinstance(L, Rows) else np.minimum(L, 0.0)

@@ -395,28 +395,22 @@ def _step(
     """
     a, s, tau, Z, lower_c = relax.a, relax.s, relax.tau, relax.Z, relax.c
     k = a.shape[1]
-    zsum = relax.zsum
+    # κ + Λ⁻·τ (+ Λ⁺·c) is one inner product of k + 1 (2k + 1) terms, in any order
+    terms = k + 1 if lower_c is None else 2 * k + 1
+    g = gamma(terms)
+    # w = u Z + γ |τ|, inflated so that its own rounding is covered (item 4)
+    w = Z * inflated(U) + np.abs(tau) * inflated(g)
+    both = C.times_vectors(C.neg_part(Lam), np.stack([tau, w], axis=-1))  # Λ⁻·τ, Λ⁻·w
     if lower_c is None:
-        g = gamma(k + 1)
-        # w = u Z + γ |τ|, inflated so that its own rounding is covered (item 4)
-        w = Z * inflated(U) + np.abs(tau) * inflated(g)
-        both = C.times_vectors(C.neg_part(Lam), np.stack([tau, w], axis=-1))  # Λ⁻·τ, Λ⁻·w
-        S = true_sum_upper(-both[..., 1], k)
-        err = upper_combination(
-            [(1, S), (g, np.abs(kappa)), (ETA, zsum)], 2 * (k + 1) * Fraction(ETA)
-        )
-        kappa = kappa + both[..., 0]
+        const, S = both[..., 0], true_sum_upper(-both[..., 1], k)
     else:
-        # κ + Λ⁻·τ + Λ⁺·c is one inner product of 2k + 1 terms (any order)
-        g = gamma(2 * k + 1)
-        w = Z * inflated(U) + np.abs(tau) * inflated(g)
-        both = C.times_vectors(C.neg_part(Lam), np.stack([tau, w], axis=-1))
         low = C.times_vectors(C.pos_part(Lam), np.stack([lower_c, lower_c * inflated(g)], -1))
+        const = both[..., 0] + low[..., 0]
         S = true_sum_upper(add_up(-both[..., 1], low[..., 1]), 2 * k + 1)
-        err = upper_combination(
-            [(1, S), (g, np.abs(kappa)), (ETA, zsum)], 2 * (2 * k + 1) * Fraction(ETA)
-        )
-        kappa = kappa + (both[..., 0] + low[..., 0])
+    err = upper_combination(
+        [(1, S), (g, np.abs(kappa)), (ETA, relax.zsum)], 2 * terms * Fraction(ETA)
+    )
+    kappa = kappa + const
     eps = add_up(eps, err)
     V, K, hsum, lay = info.V, info.K, info.hsum, info.lay
     if relax.planes is None:
@@ -551,7 +545,7 @@ def _crown_chunk(
     cache: dict[Any, Any] = {}
     if full:
         for m in range(1, last):
-            unst = ((lows[m] < 0) & (ups[m] > 0)).any(axis=0)
+            unstable = ((lows[m] < 0) & (ups[m] > 0)).any(axis=0)
             # Stable active neurons are relaxed exactly whatever their bounds, but their
             # bounds enter every later step: the look-ahead's interval scores, and the boxes
             # of the two-group planes above them. Dead neurons need nothing.
@@ -581,9 +575,10 @@ def _crown_chunk(
                 flats[m] = _flat_masks((lows[m], ups[m]), (full_lo, full_hi))
             lows[m][:, idx] = np.maximum(lows[m][:, idx], low[:, :R0])
             ups[m][:, idx] = np.minimum(ups[m][:, idx], -low[:, R0:])
-            idx = np.flatnonzero(unst)
             if hulls is not None:
-                hulls[m] = _part_boxes(net, m, ball, lows, ups, hulls, idx, flats, sparse, cache)
+                hulls[m] = _part_boxes(
+                    net, m, ball, lows, ups, hulls, np.flatnonzero(unstable), flats, sparse, cache
+                )
     if last == 0:
         # A single affine layer: the set's own concretisation (IBP's layer 0) is exact.
         L0, U0 = lows[0][:, out_rows], ups[0][:, out_rows]

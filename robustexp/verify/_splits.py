@@ -164,12 +164,15 @@ def two_group_split(net: ReLUNet, m: int) -> TwoGroupSplit:
     in_A = W.data > 0  # the sign split
     done = np.zeros(k, dtype=bool)
     # the coarsest grouping first: ancestry from the input, then from the first hidden layer
+    groups_hidden = None
     for from_input in (True, False):
         labels = _frontier_labels_cached(net, from_input)[m - 1]
         take, in_A_here, groups = _ancestry_rows(W, labels)
         take &= ~done
         in_A = np.where(take[rows], in_A_here, in_A)
         done |= take
+        if not from_input:
+            groups_hidden = groups
     data_A = np.where(in_A, W.data, 0.0)
     data_B = np.where(in_A, 0.0, -W.data)
     WA = sp.csr_array((data_A, W.indices.copy(), W.indptr.copy()), shape=W.shape)
@@ -178,7 +181,8 @@ def two_group_split(net: ReLUNet, m: int) -> TwoGroupSplit:
     WB.eliminate_zeros()
     if not layer.is_sparse:
         WA, WB = WA.toarray(), WB.toarray()
-    split = TwoGroupSplit(WA, WB, ~done, int(np.count_nonzero(done)), groups < 2)
+    # coupled: one group even by ancestry from the first hidden layer (the finest grouping)
+    split = TwoGroupSplit(WA, WB, ~done, int(np.count_nonzero(done)), groups_hidden < 2)
     per[m] = split
     return split
 
