@@ -5,12 +5,18 @@ influence).
 **Why.** Interval bounds over an ℓ1 or ℓ2 ball are the bounds over its enclosing box, so a
 sum of ``d`` coordinate gadgets (a distance) is over-estimated by up to ``d r`` and the cone
 of influence keeps every unit of a net of many local units. Full CROWN would fix that but
-costs about (units)² work and memory. Here CROWN runs on the two-layer front only, in
-chunks of second-layer units: for the axis-aligned pairs ``σ(t_j), σ(-t_j)`` of a distance
-gadget far from its centre, CROWN's lower relaxation is ``sign(m_j) t_j`` and the dual norm
-of the ball gives the distance minus ``r`` (ℓ1) exactly, so far gadgets are proven dead.
+costs about (units)² work and memory. Here CROWN runs on the two-layer front only: for the
+axis-aligned pairs ``σ(t_j), σ(-t_j)`` of a distance gadget far from its centre, CROWN's
+lower relaxation is ``sign(m_j) t_j`` and the dual norm of the ball gives the distance minus
+``r`` (ℓ1) exactly, so far gadgets are proven dead. When a front layer is sparse, one pass
+with sparse backward coefficients (:mod:`._coef`) bounds the whole front, each second-layer
+unit paying for the first-layer units it reads (ℓ2 memorizer, N = 1000, d = 64: 0.55 s
+against 5.9 s for the dense chunks, the same bounds up to the order of float sums); a dense
+front goes in dense chunks of second-layer units.
 
-**Soundness.** A chunk ``C`` of second-layer units reads the first-layer units ``R`` (the
+**Soundness.** The front ``layers[0:2]`` computes exactly ``z₀`` and ``z₁`` of the whole net,
+so :func:`linear_bounds` on it (sound, with its own rounding analysis) bounds them. A chunk
+``C`` of second-layer units reads the first-layer units ``R`` (the
 nonzero columns of its rows). The two-layer net ``(W₀[R], b₀[R]) → (W₁[C, R], b₁[C])``
 computes exactly ``z₁[C]`` of the whole net, so :func:`linear_bounds` on it (sound, with its
 own rounding analysis) bounds ``z₁[C]`` and ``z₀[R]``. The post-activations of layer 1 then
@@ -50,15 +56,26 @@ def front_crown_bounds(net: ReLUNet, ball: Any, ibp: Any) -> Any:
     True
     """
     from robustexp.verify._crown import linear_bounds
-    from robustexp.verify._ibp import interval_bounds
-    from robustexp.verify._sets import LpBall
-    from robustexp.verify._types import LayerBounds
 
     lower = [np.array(v, dtype=np.float64) for v in ibp.lower]
     upper = [np.array(v, dtype=np.float64) for v in ibp.upper]
     if net.depth < 3:
         return ibp
     first, second = net.layers[0], net.layers[1]
+    if first.is_sparse or second.is_sparse:
+        # sparse backward coefficients (:mod:`._coef`): one pass over the whole front costs
+        # each second-layer unit its own first-layer units, with the same bounds as the
+        # dense chunks below (up to the order of float sums) at a fraction of their overhead
+        front = ReLUNet((first, second))
+        try:
+            lb = linear_bounds(front, ball, intermediate="crown", two_group=False, sparse=True)
+        except ResourceLimitError:
+            lb = None
+        if lb is not None:
+            for k in (0, 1):
+                lower[k] = np.maximum(lower[k], lb.lower[k])
+                upper[k] = np.minimum(upper[k], lb.upper[k])
+        return _with_tail(net, lower, upper)
     W0 = sp.csr_array(first.W)
     W1 = sp.csr_array(second.W)
     for chunk in _chunks(W1):
@@ -78,6 +95,16 @@ def front_crown_bounds(net: ReLUNet, ball: Any, ibp: Any) -> Any:
         for k, cols in ((0, reads), (1, chunk)):
             lower[k][0, cols] = np.maximum(lower[k][0, cols], lb.lower[k][0])
             upper[k][0, cols] = np.minimum(upper[k][0, cols], lb.upper[k][0])
+    return _with_tail(net, lower, upper)
+
+
+def _with_tail(net: ReLUNet, lower: list[np.ndarray], upper: list[np.ndarray]) -> Any:
+    """The bounds of layers 0-1 as given; every later layer's intersected with interval
+    bounds of ``layers[2:]`` over the box ``[σ(l₁), σ(u₁)]`` of layer 1's outputs."""
+    from robustexp.verify._ibp import interval_bounds
+    from robustexp.verify._sets import LpBall
+    from robustexp.verify._types import LayerBounds
+
     lo1, hi1 = np.maximum(lower[1][0], 0.0), np.maximum(upper[1][0], 0.0)
     mid = (lo1 + hi1) / 2
     # a radius with mid ± radius ⊇ [lo1, hi1] in exact arithmetic (relative slack ≫ 1 ulp)

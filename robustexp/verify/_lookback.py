@@ -58,14 +58,20 @@ LOOKBACK_MAX_PRODUCT_NNZ = 20_000_000
 
 
 def lookback_bounds(
-    net: ReLUNet, ball: Any, base: Any, separable_rows: list[np.ndarray] | None = None
+    net: ReLUNet,
+    ball: Any,
+    base: Any,
+    separable_rows: list[np.ndarray] | None = None,
+    *,
+    coarse: bool = False,
 ) -> Any:
     """``base`` (sound bounds of every layer for a ball of ONE point, e.g. IBP's) tightened
     layer by layer: an interval step from the (tightened) box of the layer below, one step of
     back-substitution (module docstring), and, where ``separable_rows[m]`` marks rows of layer
     m (p ∈ {1, 2}), the Lagrangian bounds of :func:`._separable.separable_bounds`, which see
-    the ℓ1/ℓ2 ball where every other bound here sees its box. Each layer uses the tightened
-    bounds of the layers below. Sound; never looser than ``base``.
+    the ℓ1/ℓ2 ball where every other bound here sees its box (``coarse``: their cheap first
+    pass). Each layer uses the tightened bounds of the layers below. Sound; never looser
+    than ``base``.
 
     >>> from robustexp.verify import LpBall, interval_bounds
     >>> net = ReLUNet.from_layers([([[1.0], [0.0]], [0.0, 0.5]),        # a = x, b = 0.5
@@ -92,7 +98,7 @@ def lookback_bounds(
     steps, ws = layer_steps(net), Workspace()
     for m in range(net.depth):
         if separable_rows is not None and m < len(separable_rows):
-            _separable_step(net, ball, m, separable_rows[m], lower, upper)
+            _separable_step(net, ball, m, separable_rows[m], lower, upper, coarse)
         if m == 0:
             continue
         lo_i, hi_i = _interval_step(steps[m - 1], ws, lower[m - 1][0], upper[m - 1][0])
@@ -117,7 +123,13 @@ def lookback_bounds(
 
 
 def _separable_step(
-    net: ReLUNet, ball: Any, m: int, rows: np.ndarray, lower: list, upper: list
+    net: ReLUNet,
+    ball: Any,
+    m: int,
+    rows: np.ndarray,
+    lower: list,
+    upper: list,
+    coarse: bool = False,
 ) -> None:
     """Intersect the rows ``rows`` (bool mask) of layer m with their separable bounds, where
     they are separable sums over two or more coordinates (a row of one coordinate is bounded
@@ -130,7 +142,7 @@ def _separable_step(
     idx = np.flatnonzero(rows & multi & separable_rows(net, m))
     if idx.size == 0:
         return
-    lo, hi = separable_bounds(net, ball, m, idx)
+    lo, hi = separable_bounds(net, ball, m, idx, coarse=coarse)
     lower[m][0, idx] = np.maximum(lower[m][0, idx], lo[0])
     upper[m][0, idx] = np.minimum(upper[m][0, idx], hi[0])
 

@@ -186,7 +186,8 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
        two layers (:mod:`._front`);
     3. over an ℓ1/ℓ2 ball, the Lagrangian bounds of the *separable* rows in the cone
        (:mod:`._separable`: sums of per-coordinate gadgets such as distances, bounded over the
-       ball itself, where everything else sees its box), followed again by step 1;
+       ball itself, where everything else sees its box), followed again by step 1; on a
+       large net a coarse pass first and the full pass on the rows still in the cone;
     4. a large net with sparse (CSR) layers goes straight to CROWN on its cone with sparse
        backward coefficients (below); otherwise, if the cone still keeps more than half the
        units, CROWN on the connected components of the hidden units (:mod:`._components`).
@@ -219,10 +220,12 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
         b = front_crown_bounds(net, ball, b)
         relevant = _relevant_units(net, [u[0] for u in b.upper])
     if not math.isinf(ball.p):
-        # the relevant units of each layer, and the rows of the output layer
-        rows = [*relevant, np.ones(net.out_dim, dtype=bool)]
-        b = lookback_bounds(net, ball, b, separable_rows=rows)
-        relevant = _relevant_units(net, [u[0] for u in b.upper])
+        # the relevant units of each layer, and the rows of the output layer; on a large net
+        # a coarse pass first, so that the full one bounds only the rows it leaves alive
+        for coarse in (True, False) if big else (False,):
+            rows = [*relevant, np.ones(net.out_dim, dtype=bool)]
+            b = lookback_bounds(net, ball, b, separable_rows=rows, coarse=coarse)
+            relevant = _relevant_units(net, [u[0] for u in b.upper])
     if big and net.is_sparse:
         return _cone_crown_bounds(net, ball, b, relevant, y, sparse=True)
     kept = sum(int(r.sum()) for r in relevant)

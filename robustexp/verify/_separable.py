@@ -138,6 +138,9 @@ _LAMBDA_MAX = 1e300
 #: Bisection steps on log λ after the bracket (a factor 16 shrinks to 16^(2^-44): λ to ~2e-13
 #: relative; fewer steps leave the ℓ2 dual ~1e-10 above its minimum; any λ is sound).
 _BISECTIONS = 44
+#: Bisection steps of a coarse pass (λ to ~2e-4 relative: the dual within ~1e-4 r^p of
+#: its minimum, enough to prove far gadgets dead).
+COARSE_BISECTIONS = 12
 #: Relaxation heights below this fraction of the pre-activation's size are rounding noise.
 _NOISE = 1e-12
 
@@ -191,6 +194,61 @@ def _labels(net: ReLUNet) -> list[np.ndarray]:
         out.append(prev)
     _LABELS[net] = out
     return out
+
+
+#: Cached cones of one net hold at most this many units in all (then the cache restarts).
+CONE_CACHE_UNITS = 20_000_000
+
+
+@dataclass
+class _ConeCache:
+    """Ball-independent structure of one net, reused by every query on it: the weight
+    patterns per layer, and per (layer, rows) the cone sizes and the built cones."""
+
+    patterns: dict[int, list[sp.csr_array]]
+    sizes: dict[tuple[int, bytes], np.ndarray]
+    cones: dict[tuple[int, bytes], _Cone]
+    units: int = 0
+
+
+_CONES: weakref.WeakKeyDictionary[ReLUNet, _ConeCache] = weakref.WeakKeyDictionary()
+
+
+def _cone_cache(net: ReLUNet) -> _ConeCache:
+    cache = _CONES.get(net)
+    if cache is None:
+        cache = _CONES[net] = _ConeCache({}, {}, {})
+    return cache
+
+
+def _cached_patterns(net: ReLUNet, layer: int) -> list[sp.csr_array]:
+    cache = _cone_cache(net)
+    if layer not in cache.patterns:
+        cache.patterns[layer] = _patterns(net, layer)
+    return cache.patterns[layer]
+
+
+def _cached_sizes(net: ReLUNet, layer: int, rows: np.ndarray) -> np.ndarray:
+    """Units of every row's cone (layers below ``layer``), cached per net and rows."""
+    cache, key = _cone_cache(net), (layer, rows.tobytes())
+    if key not in cache.sizes:
+        cache.sizes[key] = _cone_units(_cached_patterns(net, layer), layer, rows)[1]
+    return cache.sizes[key]
+
+
+def _cached_cone(net: ReLUNet, layer: int, rows: np.ndarray) -> _Cone:
+    """:func:`_build_cone`, cached per net and rows (a net's queries bound the same rows)."""
+    cache, key = _cone_cache(net), (layer, rows.tobytes())
+    cone = cache.cones.get(key)
+    if cone is None:
+        cone = _build_cone(net, layer, rows, _cached_patterns(net, layer))
+        if cache.units + cone.units > CONE_CACHE_UNITS:
+            cache.cones.clear()
+            cache.sizes.clear()
+            cache.units = 0
+        cache.cones[key] = cone
+        cache.units += cone.units
+    return cone
 
 
 def separable_rows(net: ReLUNet, layer: int) -> np.ndarray:
@@ -611,6 +669,7 @@ def _choose_lambda(
     seg: tuple[np.ndarray, np.ndarray],
     pair_row: np.ndarray,
     p: float,
+    bisections: int = _BISECTIONS,
 ) -> np.ndarray:
     """λ (R, n) approximately minimising the dual (bisection on its subgradient, in log λ)."""
     A, B, E = forms
@@ -643,7 +702,7 @@ def _choose_lambda(
         if not need.any():
             break
         lo_l = np.where(need, lo_l / 16.0, lo_l)
-    for _ in range(_BISECTIONS):
+    for _ in range(bisections):
         mid = np.sqrt(lo_l * hi_l)
         neg = slack(mid) < 0
         lo_l = np.where(neg, mid, lo_l)
@@ -678,7 +737,9 @@ def _sound_total(
     return np.where(np.isfinite(out), out, np.inf)
 
 
-def _bound_chunk(cone: _Cone, ball: LpBall, max_pieces: int) -> tuple[np.ndarray, np.ndarray]:
+def _bound_chunk(
+    cone: _Cone, ball: LpBall, max_pieces: int, bisections: int = _BISECTIONS
+) -> tuple[np.ndarray, np.ndarray]:
     """Sound (lower, upper), each (n, R), for the rows of ``cone`` over every set of ``ball``."""
     n, P, R = ball.n, cone.P, cone.R
     p = ball.p
@@ -735,7 +796,7 @@ def _bound_chunk(cone: _Cone, ball: LpBall, max_pieces: int) -> tuple[np.ndarray
         forms = (sign * Ap, sign * Bp, Ep)
         kappa_up = add_up(sign * kB, kE)
         best = np.full((R, nn), np.inf)
-        lam = _choose_lambda(forms, geo, Rp, seg, cone.pair_row, p)
+        lam = _choose_lambda(forms, geo, Rp, seg, cone.pair_row, p, bisections)
         for cand in (lam, np.zeros_like(lam)):
             best = np.minimum(
                 best, _sound_total(forms, geo, kappa_up, cand, Rp_up, seg, cone.pair_row, p)
@@ -780,7 +841,7 @@ def _compact(T: np.ndarray, width: int) -> np.ndarray:
 
 # =========================================================================== public
 def separable_bounds(
-    net: ReLUNet, ball: LpBall, layer: int, rows: np.ndarray
+    net: ReLUNet, ball: LpBall, layer: int, rows: np.ndarray, *, coarse: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sound (lower, upper), each (ball.n, len(rows)), of the pre-activations z_layer[rows]
     over each set of the ball; -inf/+inf where a row is not separable (or p not in {1, 2, inf}).
@@ -791,6 +852,11 @@ def separable_bounds(
     Every row of layer 0 is separable (affine). ``rows`` may repeat and come in any order.
     Sets whose outer box is empty (centre farther than r from the domain) get -inf/+inf; a
     set that is empty although its box is not may get any (vacuously sound) values.
+
+    ``coarse``: the ``INITIAL_PIECES`` sub-intervals per coordinate without refinement and
+    ``COARSE_BISECTIONS`` steps on λ: as sound, looser, several times cheaper; a first pass
+    that proves most far gadgets of a large net dead, so that the full pass runs only on the
+    rows still alive.
 
     >>> from robustexp.network import ReLUNet
     >>> absnet = ReLUNet.from_layers([([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]],
@@ -823,7 +889,7 @@ def separable_bounds(
     todo = np.unique(rows_a[sep[rows_a]])
     if todo.size == 0:
         return lower, upper
-    lo_u, hi_u = _bound_rows(net, ball, m, todo)
+    lo_u, hi_u = _bound_rows(net, ball, m, todo, coarse)
     where = np.searchsorted(todo, rows_a)
     hit = sep[rows_a]
     lower[:, hit] = lo_u[:, where[hit]]
@@ -832,40 +898,44 @@ def separable_bounds(
 
 
 def _bound_rows(
-    net: ReLUNet, ball: LpBall, layer: int, rows: np.ndarray
+    net: ReLUNet, ball: LpBall, layer: int, rows: np.ndarray, coarse: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bounds (n, R) for separable ``rows`` (sorted, unique), chunked over rows and points."""
+    top = INITIAL_PIECES if coarse else MAX_PIECES
+    # a chunk's forms hold (pieces + 2) columns per point: the grid's ends and centre cut
+    room = top + 2
+    bisections = COARSE_BISECTIONS if coarse else _BISECTIONS
     n = ball.n
     lower = np.full((n, rows.size), -np.inf)
     upper = np.full((n, rows.size), np.inf)
-    pats = _patterns(net, layer)
+    pats = _cached_patterns(net, layer)
     # units per row: its cone, its pairs (at most its first-layer units, or its nonzeros at
     # layer 0) and its constant; every unit holds forms for every piece of every point
     if layer == 0:
         sizes = np.diff(pats[0].indptr)[rows].astype(np.int64) + 2
     else:
-        sizes = 2 * _cone_units(pats, layer, rows)[1] + 2
+        sizes = 2 * _cached_sizes(net, layer, rows) + 2
     per_col = 8 * _LIVE_ARRAYS
     start = 0
     while start < rows.size:
         units = 0
         stop = start
         while stop < rows.size and (
-            stop == start or (units + sizes[stop]) * MAX_PIECES * per_col <= WORK_BUDGET_BYTES
+            stop == start or (units + sizes[stop]) * room * per_col <= WORK_BUDGET_BYTES
         ):
             units += int(sizes[stop])
             stop += 1
-        pieces = MAX_PIECES
+        pieces = top
         while pieces > INITIAL_PIECES and units * pieces * per_col > WORK_BUDGET_BYTES:
             pieces //= 2
         if units * (INITIAL_PIECES + 2) * per_col > WORK_BUDGET_BYTES:
             start = stop  # one row's cone alone exceeds the budget: left at ±inf
             continue
-        cone = _build_cone(net, layer, rows[start:stop], pats)
+        cone = _cached_cone(net, layer, rows[start:stop])
         step = max(1, int(WORK_BUDGET_BYTES // max(units * (pieces + 2) * per_col, 1)))
         for a in range(0, n, step):
             b = min(n, a + step)
-            lo_c, hi_c = _bound_chunk(cone, ball[a:b], pieces)
+            lo_c, hi_c = _bound_chunk(cone, ball[a:b], pieces, bisections)
             lower[a:b, start:stop] = lo_c
             upper[a:b, start:stop] = hi_c
         start = stop

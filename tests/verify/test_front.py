@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from _netfactory import random_net
 
 import robustexp.verify._front as front_mod
@@ -51,3 +52,31 @@ def test_front_bounds_prune_far_bumps_of_the_l1_memorizer(monkeypatch) -> None:
     # exact_value: build and solve the model even though the bounds already certify
     res = milp_mod.milp_margin(net, ball, int(inst.y[0]), time_limit=60, exact_value=True)
     assert res.status == "certified" and res.stats["variables"] < net.hidden_neurons / 4
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0])
+def test_sparse_front_pass_equals_the_dense_chunks(p: float) -> None:
+    """The one-pass sparse front (the net with CSR layers) and the dense chunked front (dense
+    layers) run the same CROWN relaxation: a wrong index in the sparse coefficients
+    or a chunk that drops rows shows as a difference above float noise. Both contain the
+    sampled pre-activations."""
+    from robustexp.constructions import CONSTRUCTIONS
+    from robustexp.network import Affine, ReLUNet
+
+    c = CONSTRUCTIONS["memorizer-l1" if p == 1.0 else "memorizer-l2"]
+    inst = c.example(8, 5, seed=1)
+    built = c.build(inst.X, inst.y, inst.radius)
+    dense = ReLUNet(tuple(Affine(_dense(layer.W), layer.b) for layer in built.layers))
+    net = ReLUNet(tuple(Affine(sp.csr_array(layer.W), layer.b) for layer in dense.layers))
+    ball = LpBall(inst.X[2:3] + 0.01, inst.radius, p)
+    b_sparse = front_crown_bounds(net, ball, interval_bounds(net, ball))
+    b_dense = front_crown_bounds(dense, ball, interval_bounds(dense, ball))
+    S = ball.sample(np.random.default_rng(0), 300).reshape(-1, 5)
+    for k, Z in enumerate(net.pre_activations(S)):
+        np.testing.assert_allclose(b_sparse.lower[k], b_dense.lower[k], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(b_sparse.upper[k], b_dense.upper[k], rtol=0, atol=1e-9)
+        assert np.all(b_sparse.lower[k][0] <= Z) and np.all(b_sparse.upper[k][0] >= Z)
+
+
+def _dense(W) -> np.ndarray:
+    return W.toarray() if sp.issparse(W) else np.asarray(W)

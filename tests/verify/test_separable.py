@@ -253,7 +253,7 @@ def test_float_enclosures_never_undercut_the_exact_dual(monkeypatch: pytest.Monk
     monkeypatch.setattr(
         S,
         "_choose_lambda",
-        lambda f, g, Rp, seg, pr, p: np.full((seg[1].size, Rp.size), lam_box[0]),
+        lambda f, g, Rp, seg, pr, p, bisections=0: np.full((seg[1].size, Rp.size), lam_box[0]),
     )
     for seed in range(24):
         rng = np.random.default_rng(100 + seed)
@@ -366,3 +366,52 @@ def test_l1_memorizer_distance_units() -> None:
     pts = ball.sample(np.random.default_rng(0), 200)
     Z = net.pre_activations(pts[0])[layer]
     assert np.all(hi[0] + 1e-12 >= Z) and np.all(lo[0] - 1e-12 <= Z)
+
+
+# --------------------------------------------------------------------------- coarse, caches
+@pytest.mark.parametrize("p", [1.0, 2.0])
+def test_coarse_pass_is_sound_and_proves_far_distance_rows(p: float) -> None:
+    """The coarse pass (few pieces, few λ steps) must stay sound: exactly evaluated sampled
+    points never leave its bounds. On a memorizer's distance rows it must still prove the
+    far centres far (its lower bound within 10 % of the full pass's), which is what makes
+    the two-pass default bounds cheap."""
+    rng = np.random.default_rng(7 + int(p))
+    sep = _separable_net(rng, 3, rows=3)
+    ball = LpBall(rng.uniform(-0.5, 0.5, size=(2, 3)), 0.4, p)
+    lo, hi = separable_bounds(sep, ball, sep.depth - 1, np.arange(3), coarse=True)
+    pts = ball.sample(np.random.default_rng(1), 120)
+    for i in range(ball.n):
+        _assert_encloses(lo[i], hi[i], _exact_layer(sep, sep.depth - 1, pts[i]))
+    name = "memorizer-l1" if p == 1.0 else "memorizer-l2"
+    net, X, _, delta, _, layer = _memorizer(name, 12, 6, 0.15)
+    mball = LpBall(X[:1], delta, p)
+    rows = np.arange(12)
+    c_lo, c_hi = separable_bounds(net, mball, layer, rows, coarse=True)
+    f_lo, _ = separable_bounds(net, mball, layer, rows)
+    Z = net.pre_activations(mball.sample(np.random.default_rng(2), 200)[0])[layer]
+    assert np.all(c_lo[0] - 1e-12 <= Z) and np.all(c_hi[0] + 1e-12 >= Z)
+    far = f_lo[0] > 0
+    assert far.sum() >= 10
+    assert np.all(c_lo[0][far] >= 0.9 * f_lo[0][far]), (c_lo[0][far], f_lo[0][far])
+
+
+def test_cone_cache_reuses_cones_and_restarts_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cones are ball-independent and cached per net and rows: a second query reuses the
+    same object; a cache over its unit cap restarts, and the bounds never change."""
+    net, X, _, delta, _, layer = _memorizer("memorizer-l2", 6, 4, 0.2)
+    rows = np.arange(6)
+    b1 = separable_bounds(net, LpBall(X[:1], delta, 2), layer, rows)
+    cache = S._CONES[net]
+    (key,) = [k for k in cache.cones if k[0] == layer]
+    cone = cache.cones[key]
+    b2 = separable_bounds(net, LpBall(X[1:2], delta, 2), layer, rows)
+    assert cache.cones[key] is cone
+    monkeypatch.setattr(S, "CONE_CACHE_UNITS", 1)
+    S._CONES[net].cones.clear()
+    S._CONES[net].units = 0
+    b2_again = separable_bounds(net, LpBall(X[1:2], delta, 2), layer, rows)
+    b1_again = separable_bounds(net, LpBall(X[:1], delta, 2), layer, rows)
+    assert len(S._CONES[net].cones) == 1  # each new cone restarted the full cache
+    for new, old in ((b1_again, b1), (b2_again, b2)):
+        np.testing.assert_array_equal(new[0], old[0])
+        np.testing.assert_array_equal(new[1], old[1])
