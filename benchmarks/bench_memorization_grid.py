@@ -63,6 +63,8 @@ EPS = {
 }
 VERIFY_BUDGET = 1500.0  # seconds of generic verification per cell
 MILP_LIMIT = 20.0  # seconds per complete query (``--milp-limit``; recorded per cell)
+#: ``--retry-unknown``: points whose recorded verdict is unknown are queried again.
+RETRY_UNKNOWN = False
 #: A cell stops its complete queries when the first this-many all end unknown (at the
 #: per-query limit); otherwise it runs until its budget, and the next run continues it.
 GIVE_UP_AFTER = 3
@@ -224,6 +226,8 @@ def _generic(
         old = read_json(progress)
         if old.get("key") == key:
             done = old
+            if RETRY_UNKNOWN:  # sound verdicts stay; unknown ones get the current verifier
+                done["verdicts"] = {k: v for k, v in done["verdicts"].items() if v[0] != "unknown"}
     if "ibp" not in done:
         # the IBP stage of a large cell can cost minutes: kept with the verdicts
         rep = robust_accuracy(net, X, y, spec, methods=("ibp",))
@@ -508,7 +512,13 @@ if __name__ == "__main__":
         default=MILP_LIMIT,
         help="seconds per complete query; cells verified with another limit are re-verified",
     )
+    ap.add_argument(
+        "--retry-unknown",
+        action="store_true",
+        help="query again the points of a progress file whose verdict was unknown",
+    )
     ns = ap.parse_args()
+    RETRY_UNKNOWN = ns.retry_unknown
     MILP_LIMIT = ns.milp_limit
     VERIFY_BUDGET = ns.budget
     res = main(ns.quick, ns.refresh_generic, tuple(ns.only), tuple(ns.constructions))

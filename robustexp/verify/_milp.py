@@ -192,6 +192,11 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
        backward coefficients (below); otherwise, if the cone still keeps more than half the
        units, CROWN on the connected components of the hidden units (:mod:`._components`).
 
+    After steps 1 and 3 (each pass) and at the end, the output bounds are intersected with the
+    twin-group bounds (:mod:`._twins`: a plateau bump's two units read as one exact function
+    of their common pre-activation), and with the label ``y`` the bounds are returned as
+    soon as they prove it.
+
     On a large net, CROWN (two-group) runs on the cone's sub-network only
     (:func:`restrict_to_cone`), whose units compute on the set exactly what they compute in
     the whole net, with the bounds found so far as prior; the other units keep those bounds,
@@ -211,7 +216,9 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
         except ResourceLimitError:
             return interval_bounds(net, ball)
     big = net.hidden_neurons > CONE_BOUNDS_MIN_NEURONS
-    b = lookback_bounds(net, ball, interval_bounds(net, ball))
+    b = _with_twins(net, lookback_bounds(net, ball, interval_bounds(net, ball)))
+    if _proves(b, y):
+        return b
     relevant = _relevant_units(net, [u[0] for u in b.upper])
     kept = sum(int(r.sum()) for r in relevant)
     if big and kept > net.hidden_neurons // 2 and net.depth >= 3 and not math.isinf(ball.p):
@@ -224,10 +231,12 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
         # a coarse pass first, so that the full one bounds only the rows it leaves alive
         for coarse in (True, False) if big else (False,):
             rows = [*relevant, np.ones(net.out_dim, dtype=bool)]
-            b = lookback_bounds(net, ball, b, separable_rows=rows, coarse=coarse)
+            b = _with_twins(net, lookback_bounds(net, ball, b, separable_rows=rows, coarse=coarse))
+            if _proves(b, y):
+                return b
             relevant = _relevant_units(net, [u[0] for u in b.upper])
     if big and net.is_sparse:
-        return _cone_crown_bounds(net, ball, b, relevant, y, sparse=True)
+        return _with_twins(net, _cone_crown_bounds(net, ball, b, relevant, y, sparse=True))
     kept = sum(int(r.sum()) for r in relevant)
     if big and kept > net.hidden_neurons // 2 and net.depth >= 3:
         from robustexp.verify._components import component_crown_bounds
@@ -238,11 +247,34 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
             relevant = _relevant_units(net, [u[0] for u in b.upper])
             kept = sum(int(r.sum()) for r in relevant)
     if big and kept <= net.hidden_neurons // 2:
-        return _cone_crown_bounds(net, ball, b, relevant, y)
+        return _with_twins(net, _cone_crown_bounds(net, ball, b, relevant, y))
     try:
-        return _crown_plain_first(net, ball, b, y)
+        return _with_twins(net, _crown_plain_first(net, ball, b, y))
     except ResourceLimitError:
         return b
+
+
+def _with_twins(net: ReLUNet, b: Any) -> Any:
+    """``b`` with its output bounds intersected with the twin-group bounds (:mod:`._twins`:
+    units of the last hidden layer sharing their weight row, e.g. plateau bumps, bounded
+    exactly as one function of their common pre-activation)."""
+    from robustexp.verify._twins import twin_output_bounds
+    from robustexp.verify._types import LayerBounds
+
+    tw = twin_output_bounds(net, b)
+    if tw is None:
+        return b
+    lower, upper = list(b.lower), list(b.upper)
+    lower[-1] = np.maximum(lower[-1], tw[0][None, :])
+    upper[-1] = np.minimum(upper[-1], tw[1][None, :])
+    return LayerBounds(tuple(lower), tuple(upper), b.method)
+
+
+def _proves(b: Any, y: int | None) -> bool:
+    """Whether the output bounds of a one-output net already prove the label ``y``."""
+    if y is None or b.lower[-1].shape[-1] != 1:
+        return False
+    return (float(b.lower[-1][0, 0]) > 0) if y > 0 else (float(b.upper[-1][0, 0]) < 0)
 
 
 def _crown_plain_first(
@@ -256,7 +288,7 @@ def _crown_plain_first(
     kw = {"intermediate": "crown", "prior": prior, "sparse": sparse}
     if y is not None:
         lb = linear_bounds(net, ball, two_group=False, **kw)
-        if (float(lb.lower[-1][0, 0]) > 0) if y > 0 else (float(lb.upper[-1][0, 0]) < 0):
+        if _proves(lb, y):
             return lb
     return linear_bounds(net, ball, **kw)
 

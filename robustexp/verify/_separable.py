@@ -506,11 +506,12 @@ def _relu_step(
 
 
 def _forward(
-    cone: _Cone, M: np.ndarray, RHO: np.ndarray
+    cone: _Cone, M: np.ndarray, RHO: np.ndarray, cuts: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Forms (P + R, C) of the pair outputs and the constants; M, RHO (P, C) the centres and
     half-widths of each pair's sub-intervals (C columns). Also, per pair and column, the
-    zero crossing of the unstable unit with the largest relaxation height (NaN if none)."""
+    zero crossing of the unstable unit with the largest relaxation height (NaN if none, and
+    everywhere when ``cuts`` is False: no refinement follows)."""
     rho_max = float(RHO.max(initial=0.0))
     A = np.ones_like(M)
     B = M.copy()
@@ -526,6 +527,8 @@ def _forward(
             rho = np.zeros_like(A)
         A0, B0 = A, B
         A, B, E, H = _relu_step(A, B, E, rho)
+        if not cuts:
+            continue
         # a relaxation at the rounding level is not worth a cut
         H = np.where(_NOISE * (np.abs(A0) * rho + np.abs(B0)) < H, H, 0.0)
         sel = np.flatnonzero((upair >= 0) & (H > 0).any(axis=1))
@@ -775,10 +778,11 @@ def _bound_chunk(
         mu = 0.5 * (tl + th)
         mu = np.clip(mu, tl, th)
         rho = np.maximum(np.maximum(sub_up(th, mu), sub_up(mu, tl)), 0.0)
-        A, B, E, cut = _forward(cone, mu.reshape(P, nn * K), rho.reshape(P, nn * K))
+        last = rnd == REFINE_ROUNDS or max_pieces <= K
+        A, B, E, cut = _forward(cone, mu.reshape(P, nn * K), rho.reshape(P, nn * K), not last)
         cut = cut.reshape(P, nn, K)
         Ap, Bp, Ep = (X[:P].reshape(P, nn, K) for X in (A, B, E))
-        if rnd == REFINE_ROUNDS or max_pieces <= K:
+        if last:
             break
         # cut every piece whose remainder matters at the row's scale (λ is not known yet and
         # moves as the bound tightens); the largest remainders first within the budget
@@ -797,7 +801,8 @@ def _bound_chunk(
         kappa_up = add_up(sign * kB, kE)
         best = np.full((R, nn), np.inf)
         lam = _choose_lambda(forms, geo, Rp, seg, cone.pair_row, p, bisections)
-        for cand in (lam, np.zeros_like(lam)):
+        # λ = 0 (the box bound) as a fallback of the full search; the coarse pass skips it
+        for cand in (lam, np.zeros_like(lam)) if bisections >= _BISECTIONS else (lam,):
             best = np.minimum(
                 best, _sound_total(forms, geo, kappa_up, cand, Rp_up, seg, cone.pair_row, p)
             )
