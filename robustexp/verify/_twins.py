@@ -110,10 +110,10 @@ def twin_output_bounds(net: ReLUNet, bounds: Any) -> tuple[np.ndarray, np.ndarra
     lower = np.full(out.out_dim, -np.inf)
     upper = np.full(out.out_dim, np.inf)
     for r in range(out.out_dim):
-        try:
-            lower[r], upper[r] = _row_bounds(V, out.b, r, groups, in_group, alive, lo_z, hi_z, bias)
-        except _Unbounded:  # an alive unit without a finite upper bound: row left unbounded
-            continue
+        cols = V.indices[V.indptr[r] : V.indptr[r + 1]]
+        if not np.all(np.isfinite(hi_z[cols[alive[cols]]])):
+            continue  # an alive unit without a finite upper bound: the row stays unbounded
+        lower[r], upper[r] = _row_bounds(V, out.b, r, groups, in_group, alive, lo_z, hi_z, bias)
     return lower, upper
 
 
@@ -149,15 +149,9 @@ def _row_bounds(
 
 
 def _relu_range(lo: float, hi: float) -> tuple[Fraction, Fraction]:
-    """``[σ(l), σ(u)]`` as exact rationals (``-inf`` lower ends count as 0)."""
+    """``[σ(l), σ(u)]`` as exact rationals (``-inf`` lower ends count as 0; ``u`` finite)."""
     a = Fraction(0) if not np.isfinite(lo) or lo <= 0 else Fraction(float(lo))
-    if not np.isfinite(hi):
-        raise _Unbounded
     return a, Fraction(float(max(hi, 0.0)))
-
-
-class _Unbounded(Exception):
-    """An alive unit without a finite upper bound: no finite output bound from here."""
 
 
 def _group_range(

@@ -113,3 +113,19 @@ def test_default_bounds_certify_overlapping_same_class_bumps(monkeypatch) -> Non
     assert all(abs(v - 1.0) < 1e-9 for v in lowers())
     monkeypatch.setattr(milp_mod, "_with_twins", lambda net, b: b)
     assert all(v < 0 for v in lowers())
+
+
+def test_unbounded_units_leave_the_row_unbounded() -> None:
+    """An alive unit with an infinite upper bound (a vacuous prior) must not be turned into
+    a finite output bound: the row stays (-inf, inf)."""
+    from robustexp.verify._types import LayerBounds
+
+    net = ReLUNet.from_layers([([[1.0], [1.0]], [0.0, -1.0]), ([[1.0, -1.0]], [0.0])])
+    ball = LpBall([[0.5]], 0.5, math.inf)
+    ib = interval_bounds(net, ball)
+    lo0, hi0 = list(ib.lower), list(ib.upper)
+    hi0[0] = np.array([[np.inf, 0.5]])
+    lo, hi = twin_output_bounds(net, LayerBounds(tuple(lo0), tuple(hi0), "ibp"))
+    assert lo[0] == -np.inf and hi[0] == np.inf
+    lo, hi = twin_output_bounds(net, ib)
+    assert np.isfinite(lo[0]) and np.isfinite(hi[0])
