@@ -584,12 +584,12 @@ def _float_max(
             t = np.clip(c + A / (2.0 * lam), lo, hi)
             t = np.where(lam > 0, t, t_lin)
             val = A * (t - mu) + B - lam * (t - c) ** 2
-        elif p == 1.0:
-            cands = [lo, hi, np.clip(c, lo, hi)]
-            vals = [A * (x - mu) + B - lam * np.abs(x - c) for x in cands]
-            best = np.argmax(np.stack(vals), axis=0)
-            t = np.choose(best, cands)
-            val = np.choose(best, vals)
+        elif p == 1.0:  # the ends or c: the first largest of the three (no stacked copies)
+            t, val = lo, A * (lo - mu) + B - lam * np.abs(lo - c)
+            for x in (hi, np.clip(c, lo, hi)):
+                v = A * (x - mu) + B - lam * np.abs(x - c)
+                better = v > val
+                t, val = np.where(better, x, t), np.where(better, v, val)
         else:
             t = t_lin
             val = A * (t - mu) + B
