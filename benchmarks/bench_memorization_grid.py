@@ -65,6 +65,9 @@ VERIFY_BUDGET = 1500.0  # seconds of generic verification per cell
 MILP_LIMIT = 20.0  # seconds per complete query (``--milp-limit``; recorded per cell)
 #: ``--retry-unknown``: points whose recorded verdict is unknown are queried again.
 RETRY_UNKNOWN = False
+#: ``--reverse``: the complete queries run in the reverse of the seeded order, so that a
+#: second process can share a cell (verdicts are merged at every save).
+REVERSE_ORDER = False
 #: A cell stops its complete queries when the first this-many all end unknown (at the
 #: per-query limit); otherwise it runs until its budget, and the next run continues it.
 GIVE_UP_AFTER = 3
@@ -241,6 +244,8 @@ def _generic(
     left = list(done["ibp"]["left"])
     falsified = list(done["ibp"]["falsified"])
     order = np.random.default_rng(0).permutation(left).tolist()
+    if REVERSE_ORDER:  # a second process on the same cell starts from the other end
+        order.reverse()
     query, complete = (miqcp_margin, "miqcp") if spec.p == 2 else (milp_margin, "milp")
     credit = {"bounds certify": "crown (cone)", "LP relaxation certifies": "lp"}
     ibp_time = float(done["ibp"]["seconds"])
@@ -304,6 +309,18 @@ def _generic(
 
 
 def _save_progress(path: Path, done: dict, query_times: list[float], seconds: float) -> None:
+    """Write the verdicts atomically, first merging in those another process working on the
+    same cell (``--reverse``) saved meanwhile: ``done["verdicts"]`` grows in place, so the
+    caller skips the points the other process has finished. Every verdict is sound on its
+    own; a verdict lost in a write race is only queried again by the next run."""
+    if path.exists():
+        try:
+            other = read_json(path)
+        except (OSError, ValueError):
+            other = {}
+        if other.get("key") == done.get("key"):
+            for k, v in other.get("verdicts", {}).items():
+                done["verdicts"].setdefault(k, v)
     done["query_times"] = query_times
     done["seconds"] = seconds
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -517,8 +534,14 @@ if __name__ == "__main__":
         action="store_true",
         help="query again the points of a progress file whose verdict was unknown",
     )
+    ap.add_argument(
+        "--reverse",
+        action="store_true",
+        help="query in the reverse order (a second process sharing a cell)",
+    )
     ns = ap.parse_args()
     RETRY_UNKNOWN = ns.retry_unknown
+    REVERSE_ORDER = ns.reverse
     MILP_LIMIT = ns.milp_limit
     VERIFY_BUDGET = ns.budget
     res = main(ns.quick, ns.refresh_generic, tuple(ns.only), tuple(ns.constructions))
