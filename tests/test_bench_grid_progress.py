@@ -1,0 +1,40 @@
+"""The verification grid's progress files (``benchmarks/bench_memorization_grid.py``): two
+processes sharing a cell (``--reverse``) must not lose each other's verdicts, and verdicts of
+another verifier version or radius must never be merged in."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from robustexp._jsonio import read_json, write_json_atomic
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_memorization_grid.py"
+
+
+def _grid():
+    spec = importlib.util.spec_from_file_location("bench_memorization_grid", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_saves_merge_the_other_process_verdicts(tmp_path: Path) -> None:
+    grid = _grid()
+    path = tmp_path / "cell.json"
+    key = {"version": 10, "radius": 0.1, "milp_limit": 20.0}
+    write_json_atomic(path, {"key": key, "verdicts": {"1": ["certified", "milp"]}})
+    mine = {"key": key, "verdicts": {"2": ["certified", "crown (cone)"]}}
+    grid._save_progress(path, mine, [0.5], 3.0)
+    assert set(read_json(path)["verdicts"]) == {"1", "2"}
+    assert set(mine["verdicts"]) == {"1", "2"}  # in place: the caller skips point 1 now
+
+
+def test_saves_never_merge_verdicts_of_another_key(tmp_path: Path) -> None:
+    grid = _grid()
+    path = tmp_path / "cell.json"
+    old = {"version": 9, "radius": 0.1, "milp_limit": 20.0}
+    write_json_atomic(path, {"key": old, "verdicts": {"1": ["unknown", "milp"]}})
+    mine = {"key": {**old, "version": 10}, "verdicts": {"2": ["certified", "milp"]}}
+    grid._save_progress(path, mine, [], 0.0)
+    assert set(read_json(path)["verdicts"]) == {"2"}
