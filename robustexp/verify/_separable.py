@@ -741,9 +741,10 @@ def _sound_total(
 
 
 def _bound_chunk(
-    cone: _Cone, ball: LpBall, max_pieces: int, bisections: int = _BISECTIONS
+    cone: _Cone, ball: LpBall, max_pieces: int, coarse: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sound (lower, upper), each (n, R), for the rows of ``cone`` over every set of ``ball``."""
+    """Sound (lower, upper), each (n, R), for the rows of ``cone`` over every set of ``ball``
+    (``coarse``: ``COARSE_BISECTIONS`` steps on λ and no λ = 0 fallback)."""
     n, P, R = ball.n, cone.P, cone.R
     p = ball.p
     box_lo, box_hi = ball.box()
@@ -800,9 +801,10 @@ def _bound_chunk(
         forms = (sign * Ap, sign * Bp, Ep)
         kappa_up = add_up(sign * kB, kE)
         best = np.full((R, nn), np.inf)
+        bisections = COARSE_BISECTIONS if coarse else _BISECTIONS
         lam = _choose_lambda(forms, geo, Rp, seg, cone.pair_row, p, bisections)
         # λ = 0 (the box bound) as a fallback of the full search; the coarse pass skips it
-        for cand in (lam, np.zeros_like(lam)) if bisections >= _BISECTIONS else (lam,):
+        for cand in (lam,) if coarse else (lam, np.zeros_like(lam)):
             best = np.minimum(
                 best, _sound_total(forms, geo, kappa_up, cand, Rp_up, seg, cone.pair_row, p)
             )
@@ -909,7 +911,6 @@ def _bound_rows(
     top = INITIAL_PIECES if coarse else MAX_PIECES
     # a chunk's forms hold (pieces + 2) columns per point: the grid's ends and centre cut
     room = top + 2
-    bisections = COARSE_BISECTIONS if coarse else _BISECTIONS
     n = ball.n
     lower = np.full((n, rows.size), -np.inf)
     upper = np.full((n, rows.size), np.inf)
@@ -940,7 +941,7 @@ def _bound_rows(
         step = max(1, int(WORK_BUDGET_BYTES // max(units * (pieces + 2) * per_col, 1)))
         for a in range(0, n, step):
             b = min(n, a + step)
-            lo_c, hi_c = _bound_chunk(cone, ball[a:b], pieces, bisections)
+            lo_c, hi_c = _bound_chunk(cone, ball[a:b], pieces, coarse)
             lower[a:b, start:stop] = lo_c
             upper[a:b, start:stop] = hi_c
         start = stop

@@ -105,8 +105,7 @@ def twin_output_bounds(net: ReLUNet, bounds: Any) -> tuple[np.ndarray, np.ndarra
     V = sp.csr_array(out.W)
     alive = hi_z > 0.0  # a unit with u <= 0 is exactly 0 on the set
     in_group = np.zeros(lo_z.size, dtype=bool)
-    for g in groups:
-        in_group[g] = True
+    in_group[np.concatenate(groups)] = True
     lower = np.full(out.out_dim, -np.inf)
     upper = np.full(out.out_dim, np.inf)
     for r in range(out.out_dim):
