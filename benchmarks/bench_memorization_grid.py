@@ -88,7 +88,11 @@ GIVE_UP_AFTER = 3
 #:    whose separable bound beats their backward pass, sparse backward coefficients on
 #:    large nets (CROWN on the whole cone, not only when it holds at most half the units);
 #:    per-point progress files, so a cell cut by its budget continues on the next run.
-GENERIC_VERSION = 10
+#: 11: tail CROWN after each separable pass (verify/_tail.py: the min trees of a
+#:    nearest-margin net bounded exactly over the box of the separable distances); a cell's
+#:    certified verdicts of an older version are carried over (each is sound), its unknown
+#:    ones queried again.
+GENERIC_VERSION = 11
 ATTACK = {"steps": 60, "restarts": 3}
 #: Projection-attack candidates with a float margin above this are certainly not witnesses
 #: (the float error of a forward pass here is < 1e-9); only the others are re-checked.
@@ -231,6 +235,8 @@ def _generic(
             done = old
             if RETRY_UNKNOWN:  # sound verdicts stay; unknown ones get the current verifier
                 done["verdicts"] = {k: v for k, v in done["verdicts"].items() if v[0] != "unknown"}
+        elif _carries_over(old.get("key", {}), key):
+            done = _carry_over(old, key)
     if "ibp" not in done:
         # the IBP stage of a large cell can cost minutes: kept with the verdicts
         rep = robust_accuracy(net, X, y, spec, methods=("ibp",))
@@ -305,7 +311,37 @@ def _generic(
         "ibp_time": ibp_time,
         "mean_query_time": mean_q,
         "estimated_seconds_for_all": None if mean_q is None else ibp_time + mean_q * len(left),
+        "carried_over": dict(done.get("carried_over", {})),
     }
+
+
+def _carries_over(old_key: dict, key: dict) -> bool:
+    """Whether a progress file of an older verifier version holds verdicts for this cell
+    (same radius and query limit)."""
+    same = all(old_key.get(f) == key[f] for f in ("radius", "milp_limit"))
+    return same and (old_key.get("version") or 0) < key["version"]
+
+
+def _carry_over(old: dict, key: dict) -> dict:
+    """The progress of an older version under the current ``key``: its certified and
+    falsified verdicts stay (each is sound whatever verifier proved it; counted per version
+    in ``carried_over``), its unknown ones are dropped so that the current verifier queries
+    them again; the query times restart (they estimate the current verifier's cost), the
+    seconds spent keep adding up."""
+    kept = {k: v for k, v in old.get("verdicts", {}).items() if v[0] != "unknown"}
+    carried = dict(old.get("carried_over", {}))
+    version = str(old["key"].get("version"))
+    carried[version] = carried.get(version, 0) + len(kept) - sum(carried.values())
+    out = {
+        "key": key,
+        "verdicts": kept,
+        "query_times": [],
+        "seconds": float(old.get("seconds", 0.0)),
+        "carried_over": carried,
+    }
+    if "ibp" in old:
+        out["ibp"] = old["ibp"]
+    return out
 
 
 def _save_progress(path: Path, done: dict, query_times: list[float], seconds: float) -> None:

@@ -2,7 +2,8 @@
 ``bench_memorization_grid.py``), for docs/memorization.md.
 
 One row per instance, one column per construction: the fraction certified by a generic
-verifier, the verifier version, and (when not 100 %) why the cell stopped and the estimated
+verifier, the verifier version (and how many verdicts were carried over from older
+versions: each is sound on its own), and (when not 100 %) why the cell stopped and the estimated
 time to decide every point at the measured query rate. ``attacks`` counts cells where an
 attack at the claimed radius succeeded (it should be 0).
 
@@ -36,7 +37,9 @@ def _cell_text(row: dict[str, Any]) -> str:
     g = row["generic"]
     frac = g["certified_fraction"]
     text = f"{100 * frac:.0f} %" if frac in (0.0, 1.0) else f"{100 * frac:.1f} %"
-    text += f" (v{g.get('version', '?')})"
+    carried = {v: n for v, n in g.get("carried_over", {}).items() if n}
+    older = "".join(f", {n} from v{v}" for v, n in sorted(carried.items()))
+    text += f" (v{g.get('version', '?')}{older})"
     if frac < 1.0 and "tried_after_ibp" in g and g.get("version", 0) >= 10:
         # how many of the points left after IBP had their query, and how many of those
         # were certified (the rest of the cell is untried, not failed)

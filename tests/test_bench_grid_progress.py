@@ -38,3 +38,34 @@ def test_saves_never_merge_verdicts_of_another_key(tmp_path: Path) -> None:
     mine = {"key": {**old, "version": 10}, "verdicts": {"2": ["certified", "milp"]}}
     grid._save_progress(path, mine, [], 0.0)
     assert set(read_json(path)["verdicts"]) == {"2"}
+
+
+def test_a_newer_version_carries_over_sound_verdicts_only() -> None:
+    """Certified and falsified verdicts of an older version stay (each is sound), counted per
+    version; unknown ones are dropped (queried again); another radius or query limit, or a
+    newer version, carries nothing over."""
+    grid = _grid()
+    old_key = {"version": 9, "radius": 0.1, "milp_limit": 20.0}
+    old = {
+        "key": old_key,
+        "verdicts": {
+            "1": ["certified", "milp"],
+            "2": ["unknown", "milp"],
+            "3": ["falsified", "milp"],
+        },
+        "query_times": [4.0, 5.0, 6.0],
+        "seconds": 15.0,
+        "ibp": {"certified_by": {}, "left": [1, 2, 3], "falsified": [], "seconds": 1.0},
+    }
+    key = {**old_key, "version": 11}
+    assert grid._carries_over(old_key, key)
+    for other in ({**key, "radius": 0.2}, {**key, "milp_limit": 5.0}, {**key, "version": 12}):
+        assert not grid._carries_over(other, key)
+    done = grid._carry_over(old, key)
+    assert done["key"] == key and set(done["verdicts"]) == {"1", "3"}
+    assert (
+        done["carried_over"] == {"9": 2} and done["query_times"] == [] and done["seconds"] == 15.0
+    )
+    assert done["ibp"] == old["ibp"]
+    again = grid._carry_over({**done, "key": {**key, "version": 10}}, {**key, "version": 12})
+    assert again["carried_over"] == {"9": 2, "10": 0}

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from robustexp._errors import ResourceLimitError
 from robustexp.network import Affine, ReLUNet
 
-__all__ = ["front_crown_bounds"]
+__all__ = ["box_of_outputs", "front_crown_bounds"]
 
 #: Dense CROWN coefficients per chunk, (second-layer units) × (first-layer units they read):
 #: the work grows with its square, the per-call overhead with the number of chunks.
@@ -102,19 +102,32 @@ def _with_tail(net: ReLUNet, lower: list[np.ndarray], upper: list[np.ndarray]) -
     """The bounds of layers 0-1 as given; every later layer's intersected with interval
     bounds of ``layers[2:]`` over the box ``[σ(l₁), σ(u₁)]`` of layer 1's outputs."""
     from robustexp.verify._ibp import interval_bounds
-    from robustexp.verify._sets import LpBall
     from robustexp.verify._types import LayerBounds
 
-    lo1, hi1 = np.maximum(lower[1][0], 0.0), np.maximum(upper[1][0], 0.0)
-    mid = (lo1 + hi1) / 2
-    # a radius with mid ± radius ⊇ [lo1, hi1] in exact arithmetic (relative slack ≫ 1 ulp)
-    half = float(np.max(np.maximum(hi1 - mid, mid - lo1), initial=0.0)) * (1.0 + 1e-9)
-    box = LpBall(mid[None, :], float(np.nextafter(half, np.inf)), np.inf, (lo1, hi1))
+    box = box_of_outputs(lower[1][0], upper[1][0])
     tail = interval_bounds(ReLUNet(net.layers[2:]), box)
     for k in range(2, net.depth):
         lower[k] = np.maximum(lower[k], tail.lower[k - 2])
         upper[k] = np.minimum(upper[k], tail.upper[k - 2])
     return LayerBounds(tuple(lower), tuple(upper), "crown")
+
+
+def box_of_outputs(lo_z: np.ndarray, hi_z: np.ndarray) -> Any:
+    """The box ``[σ(lo_z), σ(hi_z)]`` (finite bounds of one layer's pre-activations, each
+    (k,)) as a set for the verifiers: an ℓ∞ ball whose domain is the box (the ball contains
+    the box in exact arithmetic, so the set is the box itself).
+
+    >>> box = box_of_outputs(np.array([-1.0, 0.5]), np.array([2.0, 0.75]))
+    >>> [v.tolist() for v in box.box()]
+    [[[0.0, 0.5]], [[2.0, 0.75]]]
+    """
+    from robustexp.verify._sets import LpBall
+
+    lo, hi = np.maximum(lo_z, 0.0), np.maximum(hi_z, 0.0)
+    mid = (lo + hi) / 2
+    # a radius with mid ± radius ⊇ [lo, hi] in exact arithmetic (relative slack ≫ 1 ulp)
+    half = float(np.max(np.maximum(hi - mid, mid - lo), initial=0.0)) * (1.0 + 1e-9)
+    return LpBall(mid[None, :], float(np.nextafter(half, np.inf)), np.inf, (lo, hi))
 
 
 def _chunks(W1: sp.csr_array) -> list[np.ndarray]:

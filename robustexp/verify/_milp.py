@@ -209,6 +209,7 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
     from robustexp.verify._crown import linear_bounds
     from robustexp.verify._ibp import interval_bounds
     from robustexp.verify._lookback import lookback_bounds
+    from robustexp.verify._tail import tail_crown_bounds
 
     if getattr(ball, "n", None) != 1:
         try:
@@ -232,6 +233,9 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
         for coarse in (True, False) if big else (False,):
             rows = [*relevant, np.ones(net.out_dim, dtype=bool)]
             b = _with_twins(net, lookback_bounds(net, ball, b, separable_rows=rows, coarse=coarse))
+            if _proves(b, y):
+                return b
+            b = _with_twins(net, tail_crown_bounds(net, ball, b, y))
             if _proves(b, y):
                 return b
             relevant = _relevant_units(net, [u[0] for u in b.upper])
