@@ -85,7 +85,7 @@ def test_nearest_margin_l2_points_are_proved_by_the_tail() -> None:
     from robustexp.verify import _milp
 
     c = CONSTRUCTIONS["nearest-margin-l2"]
-    ds = separated_dataset(40, 6, 0.1, 2.0, seed=1, measure=False)
+    ds = separated_dataset(24, 5, 0.1, 2.0, seed=1, measure=False)
     X, y = np.array(ds.X), np.array(ds.y)
     eps = math.sqrt(float(separation(X, y, 2.0).distance_sq) / 4)
     radius = 0.9 * eps
