@@ -103,8 +103,9 @@ def tail_crown_bounds(net: ReLUNet, ball: Any, bounds: Any, y: int | None = None
         return bounds
     lower = [np.array(v, dtype=np.float64) for v in bounds.lower]
     upper = [np.array(v, dtype=np.float64) for v in bounds.upper]
-    if not (np.all(np.isfinite(lower[k])) and np.all(np.isfinite(upper[k]))):
-        return bounds
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.all(np.isfinite(upper[k] - lower[k])):  # no finite box (or no float radius)
+            return bounds
     box = box_of_outputs(lower[k][0], upper[k][0])
     lo, hi = box.box()
     # an identity layer first (σ(h) = h on the box, h >= 0: its units are stably active), so
