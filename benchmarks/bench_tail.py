@@ -4,11 +4,14 @@ One point of the grid's synthetic instance (N = 1000, seeded as in
 ``bench_memorization_grid.py``) at the claimed radius of ``nearest-margin-l2`` and
 ``nearest-margin-l1``, for d ∈ ``DS``. The default-bounds stages are run one by one: IBP and
 look-back, the coarse separable pass, the full separable pass, each followed by tail CROWN
-(:mod:`robustexp.verify._tail`). Per stage: its wall time and the output bounds with and
-without the tail, and, for reference, the *interval minimum* ``[min_j l_j, min_j u_j]`` of
-each class's distance bounds of that stage (what an exact min tree gives over their box).
-Finally the whole ``default_bounds`` call and CROWN on the whole net's cone (what the
-query ran before the tail existed) are timed.
+(:mod:`robustexp.verify._tail`) on the side: the stages chain as the grid's version 10 did
+(look-back, coarse, full, then CROWN on the cone), and the tail is applied to each stage's
+bounds without feeding them on. Per stage: its wall time and the output bounds without and
+with the tail, and, for reference, the *interval minimum* ``[min_- l − min_+ u, min_- u −
+min_+ l]`` of the distance bounds of that stage (what exact min trees give over their box).
+Then CROWN on the cone after the full pass (the last step of version 10, ``cone_crown``) and
+the whole ``default_bounds`` of version 11 (which returns as soon as a stage proves the
+label) are timed.
 
 Writes ``benchmarks/results/tail.json`` (``--quick``: d = 8 only, ``tail.quick.json``).
 """
@@ -91,7 +94,6 @@ def _case(name: str, d: int) -> dict[str, Any]:
                 "interval_min_of_distances": _interval_min(b, k, y),
             }
         )
-        b = bt
     t0 = time.perf_counter()
     full = M.default_bounds(net, ball, label)
     default_s = time.perf_counter() - t0
