@@ -41,7 +41,9 @@ __all__ = ["tail_crown_bounds", "tail_layer"]
 #: a larger tail keeps the given bounds.
 TAIL_MAX_UNITS = 20_000
 
-_TAIL: weakref.WeakKeyDictionary[ReLUNet, int | None] = weakref.WeakKeyDictionary()
+#: Per net: the tail layer k and the tail net (identity layer first), or None. The tail net
+#: is built once so that CROWN's per-net caches (two-group splits) serve every query.
+_TAIL: weakref.WeakKeyDictionary[ReLUNet, tuple[int, ReLUNet] | None] = weakref.WeakKeyDictionary()
 
 
 def tail_layer(net: ReLUNet) -> int | None:
@@ -55,6 +57,14 @@ def tail_layer(net: ReLUNet) -> int | None:
     >>> tail_layer(net)
     1
     """
+    found = _tail(net)
+    return None if found is None else found[0]
+
+
+def _tail(net: ReLUNet) -> tuple[int, ReLUNet] | None:
+    """(k, the layers after k with an identity layer first: σ(h) = h on the box of h_k >= 0,
+    its units stably active, so that the tail's first layer gets the two-group planes CROWN
+    gives layers after the first), or None; cached per net."""
     if net in _TAIL:
         return _TAIL[net]
     from robustexp.verify._separable import MIXED, _labels, separable_rows
@@ -69,8 +79,13 @@ def tail_layer(net: ReLUNet) -> int | None:
         later = sum(layer.out_dim for layer in net.layers[found + 1 : -1])
         if later > TAIL_MAX_UNITS:
             found = None
-    _TAIL[net] = found
-    return found
+    if found is None:
+        _TAIL[net] = None
+        return None
+    width = net.layers[found].out_dim
+    identity = Affine(sp.identity(width, format="csr"), np.zeros(width))
+    _TAIL[net] = (found, ReLUNet((identity, *net.layers[found + 1 :])))
+    return _TAIL[net]
 
 
 def tail_crown_bounds(net: ReLUNet, ball: Any, bounds: Any, y: int | None = None) -> Any:
@@ -98,9 +113,10 @@ def tail_crown_bounds(net: ReLUNet, ball: Any, bounds: Any, y: int | None = None
     from robustexp.verify._milp import _crown_plain_first
     from robustexp.verify._types import LayerBounds
 
-    k = tail_layer(net)
-    if k is None:
+    found = _tail(net)
+    if found is None:
         return bounds
+    k, tail = found
     lower = [np.array(v, dtype=np.float64) for v in bounds.lower]
     upper = [np.array(v, dtype=np.float64) for v in bounds.upper]
     with np.errstate(over="ignore", invalid="ignore"):
@@ -108,11 +124,6 @@ def tail_crown_bounds(net: ReLUNet, ball: Any, bounds: Any, y: int | None = None
             return bounds
     box = box_of_outputs(lower[k][0], upper[k][0])
     lo, hi = box.box()
-    # an identity layer first (σ(h) = h on the box, h >= 0: its units are stably active), so
-    # that the tail's first layer gets the two-group planes CROWN gives layers after the first
-    width = net.layers[k].out_dim
-    identity = Affine(sp.identity(width, format="csr"), np.zeros(width))
-    tail = ReLUNet((identity, *net.layers[k + 1 :]))
     prior = LayerBounds((lo, *lower[k + 1 :]), (hi, *upper[k + 1 :]), bounds.method)
     try:
         lb = _crown_plain_first(tail, box, prior, y, sparse=tail.is_sparse)
