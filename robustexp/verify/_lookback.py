@@ -64,6 +64,7 @@ def lookback_bounds(
     separable_rows: list[np.ndarray] | None = None,
     *,
     coarse: bool = False,
+    start: int = 0,
 ) -> Any:
     """``base`` (sound bounds of every layer for a ball of ONE point, e.g. IBP's) tightened
     layer by layer: an interval step from the (tightened) box of the layer below, one step of
@@ -71,7 +72,8 @@ def lookback_bounds(
     m (p ∈ {1, 2}), the Lagrangian bounds of :func:`._separable.separable_bounds`, which see
     the ℓ1/ℓ2 ball where every other bound here sees its box (``coarse``: their cheap first
     pass). Each layer uses the tightened bounds of the layers below. Sound; never looser
-    than ``base``.
+    than ``base``. ``start``: the layers below it keep ``base``'s bounds (when only layers from
+    ``start`` on can have changed).
 
     >>> from robustexp.verify import LpBall, interval_bounds
     >>> net = ReLUNet.from_layers([([[1.0], [0.0]], [0.0, 0.5]),        # a = x, b = 0.5
@@ -96,7 +98,7 @@ def lookback_bounds(
         return base
     box_lo, box_hi = (np.asarray(v, dtype=np.float64)[0] for v in ball.box())
     steps, ws = layer_steps(net), Workspace()
-    for m in range(net.depth):
+    for m in range(start, net.depth):
         if separable_rows is not None and m < len(separable_rows):
             _separable_step(net, ball, m, separable_rows[m], lower, upper, coarse)
         if m == 0:

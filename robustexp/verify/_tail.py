@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from robustexp._errors import ResourceLimitError
 from robustexp.network import Affine, ReLUNet
 
-__all__ = ["tail_crown_bounds", "tail_layer"]
+__all__ = ["tail_crown_bounds", "tail_layer", "tail_sensitivity"]
 
 #: The tail must have at most this many hidden units (CROWN's cost grows with its size);
 #: a larger tail keeps the given bounds.
@@ -133,3 +133,47 @@ def tail_crown_bounds(net: ReLUNet, ball: Any, bounds: Any, y: int | None = None
         lower[j] = np.maximum(lower[j], lb.lower[j - k])
         upper[j] = np.minimum(upper[j], lb.upper[j - k])
     return LayerBounds(tuple(lower), tuple(upper), bounds.method)
+
+
+def tail_sensitivity(net: ReLUNet, bounds: Any) -> np.ndarray | None:
+    r"""How much each unit of :func:`tail_layer` ``k`` weighs in the output's bounds, to decide
+    which rows to refine first (a ranking only: nothing sound depends on it). None without a
+    tail or a finite box.
+
+    With every unstable ReLU of the tail (``l < 0 < u`` in ``bounds``) replaced by its chord
+    slope ``u/(u − l)`` (the slope CROWN's upper line takes), stable ones by 1 or 0, the
+    output's coefficients ``c = W_L D_{L−1} W_{L−1} ⋯ D_{k+1} W_{k+1} D_k`` on ``z_k`` are those
+    of a linear bound through the tail, and the score of unit i is
+    ``Σ_outputs |c_i| · (σ(u_i) − σ(l_i))``: what its box contributes to that bound's width.
+    Signs cancel exactly where the tail does (``a − σ(a − b)`` with ``σ(a − b)`` stably active
+    does not depend on ``a``), so in a min tree a leaf proved not to be the minimum scores
+    about 0 and the leaves that may be the minimum score by their chord weight.
+
+    >>> signs = [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [0.0, 0.0]]
+    >>> net = ReLUNet.from_layers([(signs, [0.0, 0.0, 0.0, 0.0, 2.0]),
+    ...                            ([[1.0, 1.0, 1.0, 1.0, 0.0], [0, 0, 0, 0, 1.0]], [0.0, 0.0]),
+    ...                            ([[1.0, 0.0], [1.0, -1.0]], [0.0, 0.0]),
+    ...                            ([[1.0, -1.0]], [0.0])])     # min(|x_1| + |x_2|, 2)
+    >>> from robustexp.verify import LpBall, interval_bounds
+    >>> b = interval_bounds(net, LpBall([[0.0, 0.0]], 0.4, 2))  # the sum is in [0, 1.6]
+    >>> tail_sensitivity(net, b).round(3).tolist()              # the constant 2 cannot win
+    [1.6, 0.0]
+    """
+    found = _tail(net)
+    if found is None:
+        return None
+    k = found[0]
+    lo_k, hi_k = np.maximum(bounds.lower[k][0], 0.0), np.maximum(bounds.upper[k][0], 0.0)
+    width = hi_k - lo_k
+    if not np.all(np.isfinite(width)):
+        return None
+    coef = np.eye(net.out_dim)
+    for m in range(net.depth - 1, k, -1):
+        W = net.layers[m].W
+        h = np.asarray((sp.csr_array(W).T @ coef.T).T) if sp.issparse(W) else coef @ W
+        lo, hi = bounds.lower[m - 1][0], bounds.upper[m - 1][0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            chord = np.where(hi > lo, hi / (hi - lo), 0.0)
+        slope = np.where(hi <= 0.0, 0.0, np.where(lo >= 0.0, 1.0, chord))
+        coef = np.nan_to_num(h * slope, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.abs(coef).sum(axis=0) * width

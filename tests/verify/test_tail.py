@@ -14,7 +14,7 @@ from robustexp.constructions import CONSTRUCTIONS, min_tree
 from robustexp.network import ReLUNet, sequential
 from robustexp.verify import LpBall, interval_bounds
 from robustexp.verify._lookback import lookback_bounds
-from robustexp.verify._tail import tail_crown_bounds, tail_layer
+from robustexp.verify._tail import tail_crown_bounds, tail_layer, tail_sensitivity
 
 
 def _sums_then_tree(rng: np.random.Generator, d: int, leaves: int) -> ReLUNet:
@@ -100,3 +100,88 @@ def test_nearest_margin_l2_points_are_proved_by_the_tail() -> None:
         loose += not _milp._proves(b, int(y[i]))
         assert _milp._proves(tail_crown_bounds(net, ball, b, int(y[i])), int(y[i])), i
     assert loose > 0
+
+
+def test_sensitivity_ranks_the_leaves_that_can_be_the_minimum(rng: np.random.Generator) -> None:
+    """Catches a ranking that ignores the tail (e.g. plain box widths): in ``min_j s_j`` with
+    ``s_j = ‖x − c_j‖₁``, over a small ball at ``c_0`` only leaf 0 can be the minimum, so it
+    alone scores (the others' boxes are as wide, but the tree stably discards them); over a
+    ball at the midpoint of ``c_0`` and ``c_1`` both may be the minimum and they score most."""
+    checked = 0
+    for _ in range(60):
+        d = int(rng.integers(2, 5))
+        net = _sums_then_tree(rng, d, 8)
+        C = -net.layers[0].b.reshape(8, 2 * d)[:, :d]
+        gaps = np.abs(C[:, None, :] - C[None, :, :]).sum(axis=2)
+        if np.sort(gaps[0])[1] < 0.3 or np.sort(gaps[1])[1] < 0.3:
+            continue  # a random centre too close to c_0 or c_1
+        mid = (C[0] + C[1]) / 2
+        if np.sort(np.abs(C - mid).sum(axis=1))[2] < np.abs(C[0] - mid).sum() + 0.3:
+            continue  # a third centre about as close to the midpoint
+        checked += 1
+        ball = LpBall(C[[0]], 0.02, 2.0)
+        score = tail_sensitivity(net, tail_crown_bounds(net, ball, interval_bounds(net, ball)))
+        assert score[0] > 0.0 and np.all(score[1:] <= 1e-12), score
+        ball = LpBall(mid[None, :], 0.02, 2.0)
+        score = tail_sensitivity(net, tail_crown_bounds(net, ball, interval_bounds(net, ball)))
+        assert np.all(score[:2] > 0.0) and score[:2].min() > score[2:].max(), score
+    assert checked >= 3
+    no_tail = ReLUNet.from_layers([([[1.0, 0.0], [0.0, -1.0]], [0.0, 0.0]), ([[1.0, 1.0]], [0.0])])
+    flat = LpBall(np.zeros((1, 2)), 0.1, 2.0)
+    assert tail_sensitivity(no_tail, interval_bounds(no_tail, flat)) is None
+
+
+def _after_coarse_pass(net: ReLUNet, ball: LpBall, label: int) -> tuple:
+    from robustexp.verify import _milp
+
+    b = lookback_bounds(net, ball, interval_bounds(net, ball))
+    relevant = _milp._relevant_units(net, [u[0] for u in b.upper])
+    rows = [*relevant, np.ones(net.out_dim, dtype=bool)]
+    b = lookback_bounds(net, ball, b, separable_rows=rows, coarse=True)
+    b = tail_crown_bounds(net, ball, b, label)
+    return b, _milp._relevant_units(net, [u[0] for u in b.upper])
+
+
+def test_targeted_rows_prove_what_the_coarse_pass_does_not(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On nearest-margin ℓ2 (N = 40, d = 8, δ = 0.99ε) the coarse separable pass and the tail
+    leave some points unproved; full separable bounds on the few distance rows ranked first
+    by :func:`tail_sensitivity` prove them, refining at most a quarter of the candidate rows,
+    while as many rows taken from the other end of the ranking do not (catches a ranking
+    that does not find the rows that matter). The targeted bounds contain sampled values."""
+    from robustexp.data import separated_dataset, separation
+    from robustexp.verify import _milp
+
+    c = CONSTRUCTIONS["nearest-margin-l2"]
+    ds = separated_dataset(40, 8, 0.1, 2.0, seed=1, measure=False)
+    X, y = np.array(ds.X), np.array(ds.y)
+    radius = 0.99 * math.sqrt(float(separation(X, y, 2.0).distance_sq) / 4)
+    net = c.build(X, y, radius)
+    monkeypatch.setattr(_milp, "TARGETED_FIRST_ROWS", 2)
+    monkeypatch.setattr(_milp, "TARGETED_GROWTH", 2)
+    hard = 0
+    for i in range(len(y)):
+        ball, label = LpBall(X[[i]], radius, 2.0), int(y[i])
+        b, relevant = _after_coarse_pass(net, ball, label)
+        if _milp._proves(b, label):
+            continue
+        hard += 1
+        targeted, (k, done) = _milp._refine_where_it_counts(net, ball, b, relevant, label)
+        assert _milp._proves(targeted, label), i
+        assert 0 < done.sum() <= relevant[k].sum() // 4, i
+        Z = net.pre_activations(ball.sample(rng, 400).reshape(-1, X.shape[1]))
+        for m in range(net.depth):
+            assert np.all(targeted.lower[m][0] <= Z[m].min(axis=0) + 1e-9), (i, m)
+            assert np.all(targeted.upper[m][0] >= Z[m].max(axis=0) - 1e-9), (i, m)
+        with monkeypatch.context() as reverse:
+            reverse.setattr(tail_mod, "tail_sensitivity", _reversed_score)
+            reverse.setattr(_milp, "TARGETED_GROWTH", 1_000_000)  # one round only
+            worst, _ = _milp._refine_where_it_counts(net, ball, b, relevant, label)
+        assert not _milp._proves(worst, label), i
+    assert hard >= 1
+
+
+def _reversed_score(net: ReLUNet, bounds: object) -> np.ndarray:
+    """The ranking of :func:`tail_sensitivity` turned upside down (all scores positive)."""
+    return 1.0 / (1.0 + tail_sensitivity(net, bounds))
