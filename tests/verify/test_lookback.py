@@ -43,6 +43,31 @@ def test_sound_by_sampling_and_never_looser(rng: np.random.Generator, p: float) 
             assert np.all(b.lower[k] >= ibp.lower[k]) and np.all(b.upper[k] <= ibp.upper[k])
 
 
+def test_start_keeps_the_layers_below_and_tightens_the_rest(rng: np.random.Generator) -> None:
+    """``start = m``: layers below m keep the given bounds exactly (they are not recomputed),
+    layers from m on equal what the full look-back gives from the same base once its layers
+    below m are the full look-back's (catches an off-by-one in the first layer stepped)."""
+    for _ in range(4):
+        net = _sparse(random_net(rng, [4, 8, 8, 8, 2], density=0.6))
+        ball = LpBall(rng.normal(size=(1, 4)), float(rng.uniform(0.2, 1.0)), 2.0)
+        ibp = interval_bounds(net, ball)
+        full = lookback_bounds(net, ball, ibp)
+        for m in range(1, net.depth):
+            part = lookback_bounds(net, ball, ibp, start=m)
+            for j in range(m):
+                assert np.array_equal(part.lower[j], ibp.lower[j]), (m, j)
+                assert np.array_equal(part.upper[j], ibp.upper[j]), (m, j)
+            mixed = type(ibp)(
+                tuple(full.lower[:m]) + tuple(ibp.lower[m:]),
+                tuple(full.upper[:m]) + tuple(ibp.upper[m:]),
+                ibp.method,
+            )
+            again = lookback_bounds(net, ball, mixed, start=m)
+            for j in range(m, net.depth):
+                np.testing.assert_array_equal(again.lower[j], full.lower[j])
+                np.testing.assert_array_equal(again.upper[j], full.upper[j])
+
+
 def test_sound_with_weights_over_many_magnitudes(rng: np.random.Generator) -> None:
     """Weights from 1e-6 to 1e6 and a tiny radius: the rounding allowance keeps every sampled
     value (including the ball's centre) inside the bounds."""
