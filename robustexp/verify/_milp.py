@@ -292,7 +292,8 @@ def _refine_where_it_counts(
     bound the minimum from above drop out of a fresh ranking although the proof needs them
     (measured on nearest-margin ℓ2, N = 1000, d = 64: the one-shot top 256 rows prove a
     point that 288 rows chosen by re-ranking do not). Rows of one layer are bounded
-    independently of each other, so refining a prefix in pieces equals refining it at once.
+    independently of each other (layers below k do not change), so refining a prefix in
+    pieces loses nothing against refining it at once.
 
     Sound whatever the ranking: every step only intersects sound bounds. Returns the bounds
     and ``(k, rows refined)``, or ``(b, None)`` without a label, a tail or a score.
