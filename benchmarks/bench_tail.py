@@ -10,8 +10,8 @@ bounds without feeding them on. Per stage: its wall time and the output bounds w
 with the tail, and, for reference, the *interval minimum* ``[min_- l − min_+ u, min_- u −
 min_+ l]`` of the distance bounds of that stage (what exact min trees give over their box).
 Then CROWN on the cone after the full pass (the last step of version 10, ``cone_crown``) and
-the whole ``default_bounds`` of version 11 (which returns as soon as a stage proves the
-label) are timed.
+the whole current ``default_bounds`` (version 11 when ``results/tail.json`` was written; it
+returns as soon as a stage proves the label) are timed.
 
 Writes ``benchmarks/results/tail.json`` (``--quick``: d = 8 only, ``tail.quick.json``).
 """

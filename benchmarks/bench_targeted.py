@@ -120,4 +120,4 @@ def main(quick: bool = False) -> dict[str, Any]:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
-    sys.exit(0 if main(quick=ap.parse_args().quick) else 1)
+    main(quick=ap.parse_args().quick)

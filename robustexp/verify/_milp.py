@@ -307,12 +307,12 @@ def _refine_where_it_counts(
     if score is None:
         return b, None
     candidates = relevant[k] & (_labels(net)[k] == MIXED) & separable_rows(net, k)
-    order = np.argsort(-np.where(candidates, score, 0.0), kind="stable")
-    order = order[candidates[order] & (score[order] > 0.0)]
+    ranked = np.flatnonzero(candidates & (score > 0.0))
+    order = ranked[np.argsort(-score[ranked], kind="stable")]
     done = np.zeros_like(candidates)
     count = TARGETED_FIRST_ROWS
     while 2 * count <= int(candidates.sum()):
-        pick = order[:count][~done[order[:count]]]
+        pick = order[int(done.sum()) : count]  # the prefix grows; what precedes it is done
         if pick.size:
             rows = [np.zeros(layer.out_dim, dtype=bool) for layer in net.layers]
             rows[k][pick] = True
