@@ -95,7 +95,10 @@ GIVE_UP_AFTER = 3
 #: 12: targeted separable rounds after the coarse pass (verify/_milp.py,
 #:    ``_refine_where_it_counts``: full bounds first on the distance rows that weigh most
 #:    in the tail's output bound), so most queries skip the full separable pass.
-GENERIC_VERSION = 12
+#: 13: merge-aware interval bounds (verify/_merge.py: max/min/abs gadgets read exactly as
+#:    groups, rows over one-coordinate groups bounded around the centre by Hölder) after the
+#:    look-back pass and after each separable pass; credited as ``merge intervals``.
+GENERIC_VERSION = 13
 ATTACK = {"steps": 60, "restarts": 3}
 #: Projection-attack candidates with a float margin above this are certainly not witnesses
 #: (the float error of a forward pass here is < 1e-9); only the others are re-checked.
@@ -217,7 +220,8 @@ def _generic(
     end unknown (``gave_up``).
 
     A complete query starts from its default bounds — CROWN on the point's cone of
-    influence — and stops early when they certify; it is credited to ``crown (cone)`` then,
+    influence — and stops early when they certify; it is credited to ``merge intervals`` when
+    the merge-aware interval pass proved it, to ``crown (cone)`` for the other passes then,
     to ``lp`` when the LP relaxation certifies, else to ``milp``/``miqcp`` (solver optimal).
     Every verdict is sound on its own. The certified count is a sound lower bound for the
     whole set; untried points count as unknown.
@@ -284,7 +288,10 @@ def _generic(
             gave_up = f"resource limit: {exc}"
             break
         query_times.append(time.perf_counter() - tq)
-        verdicts[str(i)] = [res.status, credit.get(res.detail, complete)]
+        method = credit.get(res.detail, complete)
+        if res.detail == "bounds certify" and res.stats.get("bounds_method") == "merge":
+            method = "merge intervals"
+        verdicts[str(i)] = [res.status, method]
         if progress is not None and time.perf_counter() - last_save > 30:
             _save_progress(progress, done, query_times, earlier + time.perf_counter() - t0)
             last_save = time.perf_counter()

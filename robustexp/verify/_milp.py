@@ -212,6 +212,7 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
     from robustexp.verify._crown import linear_bounds
     from robustexp.verify._ibp import interval_bounds
     from robustexp.verify._lookback import lookback_bounds
+    from robustexp.verify._merge import merge_bounds
     from robustexp.verify._tail import tail_crown_bounds
 
     if getattr(ball, "n", None) != 1:
@@ -224,6 +225,9 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
     b = _with_twins(net, lookback_bounds(net, ball, interval_bounds(net, ball)))
     if _proves(b, y):
         return b
+    b = _with_twins(net, merge_bounds(net, ball, b))
+    if _proves(b, y):
+        return _labelled(b, "merge")
     relevant = _relevant_units(net, [u[0] for u in b.upper])
     kept = sum(int(r.sum()) for r in relevant)
     if big and kept > net.hidden_neurons // 2 and net.depth >= 3 and not math.isinf(ball.p):
@@ -241,6 +245,9 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
             b = _with_twins(net, lookback_bounds(net, ball, b, separable_rows=rows, coarse=coarse))
             if _proves(b, y):
                 return b
+            b = _with_twins(net, merge_bounds(net, ball, b))
+            if _proves(b, y):
+                return _labelled(b, "merge")
             b = _with_twins(net, tail_crown_bounds(net, ball, b, y))
             if _proves(b, y):
                 return b
@@ -343,6 +350,13 @@ def _with_twins(net: ReLUNet, b: Any) -> Any:
     lower[-1] = np.maximum(lower[-1], tw[0][None, :])
     upper[-1] = np.minimum(upper[-1], tw[1][None, :])
     return LayerBounds(tuple(lower), tuple(upper), b.method)
+
+
+def _labelled(b: Any, method: str) -> Any:
+    """``b`` credited to ``method`` (the pass whose bounds proved the label)."""
+    from robustexp.verify._types import LayerBounds
+
+    return LayerBounds(b.lower, b.upper, method)
 
 
 def _proves(b: Any, y: int | None) -> bool:
@@ -921,7 +935,7 @@ class Query:
             bounds = default_bounds(net, self.ball, self.y)
         bl, bu = _bound_rows(bounds, net)
         cheap = margin_from_bounds(bl, bu, yy)
-        stats: dict[str, Any] = {"bounds_margin": cheap}
+        stats: dict[str, Any] = {"bounds_margin": cheap, "bounds_method": bounds.method}
         upper = math.inf
         if not exact_value:
             if cheap > 0:

@@ -12,8 +12,8 @@ from robustexp._errors import InvalidInputError
 __all__ = ["BOUND_METHODS", "LayerBounds"]
 
 #: The bound-propagation methods: interval (IBP), full backward CROWN, CROWN with IBP
-#: intermediate bounds.
-BOUND_METHODS = ("ibp", "crown", "crown-ibp")
+#: intermediate bounds, and merge-aware intervals (:mod:`._merge`).
+BOUND_METHODS = ("ibp", "crown", "crown-ibp", "merge")
 
 
 @dataclass(frozen=True, eq=False)
