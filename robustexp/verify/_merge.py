@@ -74,7 +74,7 @@ from robustexp.verify._numerics import (
     two_sum,
 )
 
-__all__ = ["merge_bounds"]
+__all__ = ["has_merge_trees", "merge_bounds"]
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,17 @@ def merge_bounds(net: ReLUNet, ball: Any, prior: Any) -> Any:
             lower[-1][pts] = np.maximum(lower[-1][pts], lo)
             upper[-1][pts] = np.minimum(upper[-1][pts], hi)
     return LayerBounds(tuple(lower), tuple(upper), prior.method)
+
+
+def has_merge_trees(net: ReLUNet) -> bool:
+    """Whether some layer above the first holds merge groups (max/min gadgets): without
+    them the pass only repeats what interval arithmetic and the look-back step give.
+
+    >>> from robustexp.constructions import abs_net, max_tree
+    >>> has_merge_trees(max_tree(4)), has_merge_trees(abs_net(3))
+    (True, False)
+    """
+    return any(level.merges for level in _plan(net).levels[1:])
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -181,7 +181,10 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
     ``CONE_BOUNDS_MIN_NEURONS`` hidden units):
 
     1. IBP, tightened layer by layer by one step of back-substitution
-       (:mod:`._lookback`: ``max(a, b) >= b`` where intervals only see ``>= a``);
+       (:mod:`._lookback`: ``max(a, b) >= b`` where intervals only see ``>= a``), then, on a
+       net with max/min gadgets above its first layer, merge-aware intervals
+       (:mod:`._merge`: exact ranges of the gadgets over the bounds of their inputs; this
+       alone proves nearest-margin nets over ℓ∞ and ℓ1 balls);
     2. over an ℓ1/ℓ2 ball, if the cone keeps more than half the units, CROWN on the first
        two layers (:mod:`._front`);
     3. over an ℓ1/ℓ2 ball, the Lagrangian bounds of the *separable* rows in the cone
@@ -212,7 +215,7 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
     from robustexp.verify._crown import linear_bounds
     from robustexp.verify._ibp import interval_bounds
     from robustexp.verify._lookback import lookback_bounds
-    from robustexp.verify._merge import merge_bounds
+    from robustexp.verify._merge import has_merge_trees, merge_bounds
     from robustexp.verify._tail import tail_crown_bounds
 
     if getattr(ball, "n", None) != 1:
@@ -225,9 +228,11 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
     b = _with_twins(net, lookback_bounds(net, ball, interval_bounds(net, ball)))
     if _proves(b, y):
         return b
-    b = _with_twins(net, merge_bounds(net, ball, b))
-    if _proves(b, y):
-        return _labelled(b, "merge")
+    merges = has_merge_trees(net)
+    if merges:
+        b = _with_twins(net, merge_bounds(net, ball, b))
+        if _proves(b, y):
+            return _labelled(b, "merge")
     relevant = _relevant_units(net, [u[0] for u in b.upper])
     kept = sum(int(r.sum()) for r in relevant)
     if big and kept > net.hidden_neurons // 2 and net.depth >= 3 and not math.isinf(ball.p):
@@ -245,9 +250,10 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
             b = _with_twins(net, lookback_bounds(net, ball, b, separable_rows=rows, coarse=coarse))
             if _proves(b, y):
                 return b
-            b = _with_twins(net, merge_bounds(net, ball, b))
-            if _proves(b, y):
-                return _labelled(b, "merge")
+            if merges:
+                b = _with_twins(net, merge_bounds(net, ball, b))
+                if _proves(b, y):
+                    return _labelled(b, "merge")
             b = _with_twins(net, tail_crown_bounds(net, ball, b, y))
             if _proves(b, y):
                 return b
