@@ -69,3 +69,37 @@ def test_a_newer_version_carries_over_sound_verdicts_only() -> None:
     assert done["ibp"] == old["ibp"]
     again = grid._carry_over({**done, "key": {**key, "version": 10}}, {**key, "version": 12})
     assert again["carried_over"] == {"9": 2, "10": 0}
+
+
+def test_the_merge_stage_certifies_nearest_margin_points_and_nothing_else() -> None:
+    """The batched merge stage credits ``merge intervals`` to exactly the points whose label
+    its bounds prove (all of a small nearest-margin ℓ∞ instance at 0.9 ε), skips nets without
+    merge trees (the ℓ2 memorizer), and gives up (None) when the budget has already run out."""
+    import math
+    import time
+
+    import numpy as np
+
+    from robustexp.constructions import CONSTRUCTIONS
+    from robustexp.data import separation
+    from robustexp.verify import BallSpec
+
+    grid = _grid()
+    for name, expect in (("nearest-margin-linf", True), ("memorizer-l2", False)):
+        c = CONSTRUCTIONS[name]
+        inst = c.example(20, 6, seed=2)
+        eps = float(separation(inst.X, inst.y, c.p).eps_max)
+        delta = 0.9 * eps if expect else 0.4 * eps
+        net = c.build(inst.X, inst.y, delta)
+        spec = BallSpec(delta, c.p)
+        todo = list(range(len(inst.y)))
+        verdicts: dict = {"3": ["certified", "crown (cone)"]}
+        late = grid._merge_stage(net, inst.X, inst.y, spec, todo, {}, time.perf_counter() - 1)
+        assert late is None
+        stage = grid._merge_stage(net, inst.X, inst.y, spec, todo, verdicts, math.inf)
+        if not expect:
+            assert stage is None and len(verdicts) == 1
+            continue
+        assert stage["proved"] == len(todo) and len(verdicts) == len(todo)
+        assert all(v == ["certified", "merge intervals"] for v in verdicts.values())
+        assert np.all(net(inst.X)[:, 0] * inst.y > 0)
