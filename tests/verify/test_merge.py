@@ -14,7 +14,7 @@ import pytest
 from robustexp.constructions import CONSTRUCTIONS, l1_distance, max_tree, min_tree
 from robustexp.data import separation
 from robustexp.network import ReLUNet
-from robustexp.verify import LpBall, interval_bounds
+from robustexp.verify import LpBall, interval_bounds, linear_bounds
 from robustexp.verify._merge import _plan, merge_bounds
 from robustexp.verify._milp import default_bounds, margin_from_bounds
 
@@ -134,7 +134,8 @@ def _integer_net(rng: np.random.Generator, d: int, widths: list[int]) -> ReLUNet
 @pytest.mark.parametrize("p", [1.0, 2.0, math.inf])
 def test_sound_on_random_integer_nets(rng: np.random.Generator, p: float) -> None:
     """Brute force on tiny nets built to trip the recognition: every sampled point of the
-    ball stays inside every layer's bounds, and the bounds are never looser than IBP's."""
+    ball stays inside every layer's bounds, the bounds are never looser than IBP's, and they
+    overlap CROWN's (two independent sound methods)."""
     for _ in range(40):
         d = int(rng.integers(1, 4))
         widths = [int(rng.integers(2, 7)) for _ in range(int(rng.integers(1, 4)))]
@@ -143,8 +144,11 @@ def test_sound_on_random_integer_nets(rng: np.random.Generator, p: float) -> Non
         prior = interval_bounds(net, ball)
         b = merge_bounds(net, ball, prior)
         _assert_contains(net, b, _points_in(ball, rng, 400))
+        crown = linear_bounds(net, ball)
         for k in range(net.depth):
             assert np.all(b.lower[k] >= prior.lower[k]) and np.all(b.upper[k] <= prior.upper[k])
+            assert np.all(b.lower[k] <= crown.upper[k] + 1e-12)
+            assert np.all(crown.lower[k] <= b.upper[k] + 1e-12)
 
 
 def test_a_batch_gets_the_bounds_of_its_points_one_by_one(rng: np.random.Generator) -> None:
