@@ -318,6 +318,32 @@ def _cone_margins(
     return out
 
 
+#: Points per batch of merge-aware interval bounds in the CROWN stage (the bounds of every
+#: layer for a batch are held at once).
+MERGE_BATCH_POINTS = 16
+
+
+def _merged_margins(
+    net: ReLUNet, ball: Any, y: np.ndarray, idx: np.ndarray, out_of_time: Callable[[], bool]
+) -> np.ndarray:
+    """Per point of ``idx``, the margin lower bound of merge-aware interval bounds
+    (:mod:`._merge`, batched), or -inf on a net without merge trees and for the points not
+    reached before the time budget runs out."""
+    from robustexp.verify import interval_bounds
+    from robustexp.verify._merge import has_merge_trees, merge_bounds
+
+    out = np.full(idx.size, -np.inf)
+    if not has_merge_trees(net):
+        return out
+    for a in range(0, idx.size, MERGE_BATCH_POINTS):
+        if out_of_time():
+            break
+        sub = idx[a : a + MERGE_BATCH_POINTS]
+        b = merge_bounds(net, ball[sub], interval_bounds(net, ball[sub]))
+        out[a : a + sub.size] = np.where(y[sub] > 0, b.lower[-1][:, 0], -b.upper[-1][:, 0])
+    return out
+
+
 def _bound_stage(
     method: str,
     net: ReLUNet,
@@ -342,11 +368,16 @@ def _bound_stage(
         if out_of_time():
             return True
         t0 = time.perf_counter()
+        merged = np.zeros(idx.size, dtype=bool)
         try:
             if method == "crown" and large:
-                # whole-net CROWN costs (units)² per point: on a large net bound each point on
-                # its cone of influence instead (the complete stage's default bounds)
-                lb = _cone_margins(net, ball, y, idx, out_of_time)
+                # whole-net CROWN costs (units)² per point: on a large net, merge-aware
+                # intervals batched first (nets with max/min trees), then each point left on
+                # its cone of influence (the complete stage's default bounds)
+                lb = _merged_margins(net, ball, y, idx, out_of_time)
+                merged = lb > 0
+                rest = np.flatnonzero(~merged)
+                lb[rest] = np.maximum(lb[rest], _cone_margins(net, ball, y, idx[rest], out_of_time))
             else:
                 lb = margin_lower_bound(net, ball[idx], y[idx], method=method)
             lb = np.asarray(lb, float)
@@ -354,7 +385,9 @@ def _bound_stage(
             notes.append(f"{method} skipped for this net: {exc}")
             return False
         st.lower[idx] = np.maximum(st.lower[idx], lb)
-        for i in idx[lb > 0]:
+        for i in idx[merged]:
+            st.certify(int(i), "merge")
+        for i in idx[(lb > 0) & ~merged]:
             st.certify(int(i), method)
         st.time[idx] += (time.perf_counter() - t0) / idx.size
         bar.update(idx.size)

@@ -262,3 +262,21 @@ def test_crown_stage_bounds_large_nets_point_by_point_on_the_cone():
     assert all(r.verdict == Verdict.CERTIFIED and r.method == "crown" for r in rep.results)
     whole = V.margin_lower_bound(net, V.LpBall(inst.X[:2], inst.radius, 1.0), inst.y[:2])
     assert np.all(whole < 0.5)
+
+
+def test_crown_stage_credits_merge_intervals_on_large_nearest_margin_nets():
+    """On a large nearest-margin ℓ∞ net the CROWN stage first runs the batched merge-aware
+    interval bounds, which certify every point at 0.9 ε; each is credited to ``merge``
+    (not to CROWN, which did not run for it), and the network's own margins agree."""
+    from robustexp._tolerances import CONE_BOUNDS_MIN_NEURONS
+    from robustexp.constructions import CONSTRUCTIONS
+    from robustexp.data import separation
+
+    c = CONSTRUCTIONS["nearest-margin-linf"]
+    inst = c.example(40, 16, seed=2)
+    delta = 0.9 * float(separation(inst.X, inst.y, math.inf).eps_max)
+    net = c.build(inst.X, inst.y, delta)
+    assert net.hidden_neurons > CONE_BOUNDS_MIN_NEURONS
+    rep = robust_accuracy(net, inst.X, inst.y, BallSpec(delta, math.inf), methods=("crown",))
+    assert all(r.verdict == Verdict.CERTIFIED and r.method == "merge" for r in rep.results)
+    assert np.all(net(inst.X)[:, 0] * inst.y > 0)
