@@ -344,7 +344,9 @@ MERGE_CHUNK = 16
 def _merge_stage(
     net: Any, X: np.ndarray, y: np.ndarray, spec: Any, todo: list[int], verdicts: dict, end: float
 ) -> dict[str, Any] | None:
-    """On a net with merge trees above its first layer, batched merge-aware interval bounds
+    """On a net with merge trees above its first layer and a set that is not an ℓ2 ball (there
+    the leaves need the separable bounds first: measured 0 of 61 proved at N = 1000, d = 64),
+    batched merge-aware interval bounds
     (verify/_merge.py, after interval bounds) for the points not queried yet, in seeded
     order: a point whose label they prove gets the verdict ``certified`` credited to
     ``merge intervals`` (sound: the bounds are); the others are left to the complete queries.
@@ -353,8 +355,8 @@ def _merge_stage(
     from robustexp.verify import LpBall, interval_bounds
     from robustexp.verify._merge import has_merge_trees, merge_bounds
 
-    if not todo or not has_merge_trees(net):
-        return None
+    if not todo or spec.p == 2 or not has_merge_trees(net):
+        return None  # over ℓ2 balls the pass proves nothing before the separable bounds
     t0 = time.perf_counter()
     proved = 0
     for a in range(0, len(todo), MERGE_CHUNK):

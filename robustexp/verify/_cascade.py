@@ -327,14 +327,15 @@ def _merged_margins(
     net: ReLUNet, ball: Any, y: np.ndarray, idx: np.ndarray, out_of_time: Callable[[], bool]
 ) -> np.ndarray:
     """Per point of ``idx``, the margin lower bound of merge-aware interval bounds
-    (:mod:`._merge`, batched), or -inf on a net without merge trees and for the points not
-    reached before the time budget runs out."""
+    (:mod:`._merge`, batched), or -inf on a net without merge trees, over an ℓ2 ball (the
+    leaves, squared distances, are too loose there before the separable bounds of the
+    default bounds) and for the points not reached before the time budget runs out."""
     from robustexp.verify import interval_bounds
     from robustexp.verify._merge import has_merge_trees, merge_bounds
 
     out = np.full(idx.size, -np.inf)
-    if not has_merge_trees(net):
-        return out
+    if ball.p == 2 or not has_merge_trees(net):
+        return out  # over ℓ2 balls the leaves need the separable bounds (default bounds)
     for a in range(0, idx.size, MERGE_BATCH_POINTS):
         if out_of_time():
             break
