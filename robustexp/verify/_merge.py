@@ -59,7 +59,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from robustexp._tolerances import LINEAR_BOUNDS_BUDGET_BYTES
+from robustexp._tolerances import LINEAR_BOUNDS_BUDGET_BYTES, MERGE_PLAN_MAX_UNITS
 from robustexp.network import ReLUNet
 from robustexp.verify._numerics import (
     abs_sum_error_bound,
@@ -186,12 +186,16 @@ def merge_bounds(net: ReLUNet, ball: Any, prior: Any) -> Any:
 
 def has_merge_trees(net: ReLUNet) -> bool:
     """Whether some layer above the first holds merge groups (max/min gadgets): without
-    them the pass only repeats what interval arithmetic and the look-back step give.
+    them the pass only repeats what interval arithmetic and the look-back step give. False
+    for nets of more than ``MERGE_PLAN_MAX_UNITS`` hidden units (reading their groups would
+    cost minutes).
 
     >>> from robustexp.constructions import abs_net, max_tree
     >>> has_merge_trees(max_tree(4)), has_merge_trees(abs_net(3))
     (True, False)
     """
+    if net.hidden_neurons > MERGE_PLAN_MAX_UNITS:
+        return False
     return any(level.merges for level in _plan(net).levels[1:])
 
 
