@@ -941,7 +941,10 @@ class Query:
             bounds = default_bounds(net, self.ball, self.y)
         bl, bu = _bound_rows(bounds, net)
         cheap = margin_from_bounds(bl, bu, yy)
-        stats: dict[str, Any] = {"bounds_margin": cheap, "bounds_method": bounds.method}
+        stats: dict[str, Any] = {
+            "bounds_margin": cheap,
+            "bounds_method": getattr(bounds, "method", None),
+        }
         upper = math.inf
         if not exact_value:
             if cheap > 0:
