@@ -336,40 +336,33 @@ def _generic(
     }
 
 
-#: Points per batch of the merge stage (interval bounds of every layer for a batch of
-#: points are held at once: 16 points of a digits nearest-margin net are ~120 MB).
-MERGE_CHUNK = 16
-
-
 def _merge_stage(
     net: Any, X: np.ndarray, y: np.ndarray, spec: Any, todo: list[int], verdicts: dict, end: float
 ) -> dict[str, Any] | None:
-    """On a net with merge trees above its first layer and a set that is not an ℓ2 ball (there
-    the leaves need the separable bounds first: measured 0 of 61 proved at N = 1000, d = 64),
-    batched merge-aware interval bounds
-    (verify/_merge.py, after interval bounds) for the points not queried yet, in seeded
-    order: a point whose label they prove gets the verdict ``certified`` credited to
-    ``merge intervals`` (sound: the bounds are); the others are left to the complete queries.
-    Returns the stage's record, or None (no merge trees, or the budget ran out first: the
-    next run does the stage again, skipping the points certified meanwhile)."""
-    from robustexp.verify import LpBall, interval_bounds
-    from robustexp.verify._merge import has_merge_trees, merge_bounds
+    """Where a batched merge pass can prove points (``_merge.worth_batching``: merge trees,
+    not an ℓ2 ball), merge-aware interval bounds (verify/_merge.py, after interval bounds)
+    for the points not queried yet: a point whose label they prove gets the verdict
+    ``certified`` credited to ``merge intervals`` (sound: the bounds are); the others are left
+    to the complete queries. Returns the stage's record, or None (not worth running, or the
+    budget ran out first: the next run does the stage again, skipping the points certified
+    meanwhile)."""
+    from robustexp.verify import LpBall
+    from robustexp.verify._merge import batched_margins, worth_batching
 
-    if not todo or spec.p == 2 or not has_merge_trees(net):
-        return None  # over ℓ2 balls the pass proves nothing before the separable bounds
+    if not todo or not worth_batching(net, spec.p):
+        return None
     t0 = time.perf_counter()
-    proved = 0
-    for a in range(0, len(todo), MERGE_CHUNK):
-        if time.perf_counter() > end:
-            return None
-        idx = np.array(todo[a : a + MERGE_CHUNK])
-        ball = LpBall(X[idx], spec.radius, spec.p, spec.domain)
-        b = merge_bounds(net, ball, interval_bounds(net, ball))
-        margin = np.where(y[idx] > 0, b.lower[-1][:, 0], -b.upper[-1][:, 0])
-        for i in idx[margin > 0].tolist():
-            verdicts[str(i)] = ["certified", "merge intervals"]
-            proved += 1
-    return {"points": len(todo), "proved": proved, "seconds": time.perf_counter() - t0}
+    ball = LpBall(X[todo], spec.radius, spec.p, spec.domain)
+    margin = batched_margins(net, ball, y[todo], lambda: time.perf_counter() > end)
+    for i in np.array(todo)[margin > 0].tolist():
+        verdicts[str(i)] = ["certified", "merge intervals"]
+    if time.perf_counter() > end:
+        return None
+    return {
+        "points": len(todo),
+        "proved": int((margin > 0).sum()),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def _carries_over(old_key: dict, key: dict) -> bool:

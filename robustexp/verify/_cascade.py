@@ -318,31 +318,17 @@ def _cone_margins(
     return out
 
 
-#: Points per batch of merge-aware interval bounds in the CROWN stage (the bounds of every
-#: layer for a batch are held at once).
-MERGE_BATCH_POINTS = 16
-
-
 def _merged_margins(
     net: ReLUNet, ball: Any, y: np.ndarray, idx: np.ndarray, out_of_time: Callable[[], bool]
 ) -> np.ndarray:
-    """Per point of ``idx``, the margin lower bound of merge-aware interval bounds
-    (:mod:`._merge`, batched), or -inf on a net without merge trees, over an ℓ2 ball (the
-    leaves, squared distances, are too loose there before the separable bounds of the
-    default bounds) and for the points not reached before the time budget runs out."""
-    from robustexp.verify import interval_bounds
-    from robustexp.verify._merge import has_merge_trees, merge_bounds
+    """Per point of ``idx``, the margin lower bound of batched merge-aware interval bounds
+    (:mod:`._merge`), or -inf where they are not worth running
+    (:func:`._merge.worth_batching`) and for the points not reached in time."""
+    from robustexp.verify._merge import batched_margins, worth_batching
 
-    out = np.full(idx.size, -np.inf)
-    if ball.p == 2 or not has_merge_trees(net):
-        return out  # over ℓ2 balls the leaves need the separable bounds (default bounds)
-    for a in range(0, idx.size, MERGE_BATCH_POINTS):
-        if out_of_time():
-            break
-        sub = idx[a : a + MERGE_BATCH_POINTS]
-        b = merge_bounds(net, ball[sub], interval_bounds(net, ball[sub]))
-        out[a : a + sub.size] = np.where(y[sub] > 0, b.lower[-1][:, 0], -b.upper[-1][:, 0])
-    return out
+    if not worth_batching(net, ball.p):
+        return np.full(idx.size, -np.inf)
+    return batched_margins(net, ball[idx], y[idx], out_of_time)
 
 
 def _bound_stage(

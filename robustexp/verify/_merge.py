@@ -74,7 +74,7 @@ from robustexp.verify._numerics import (
     two_sum,
 )
 
-__all__ = ["has_merge_trees", "merge_bounds"]
+__all__ = ["batched_margins", "has_merge_trees", "merge_bounds", "worth_batching"]
 
 
 @dataclass(frozen=True)
@@ -197,6 +197,33 @@ def has_merge_trees(net: ReLUNet) -> bool:
     if net.hidden_neurons > MERGE_PLAN_MAX_UNITS:
         return False
     return any(level.merges for level in _plan(net).levels[1:])
+
+
+def worth_batching(net: ReLUNet, p: float) -> bool:
+    """Whether a batched merge pass on its own (after interval bounds) can prove points: the
+    net has merge trees and the sets are not ℓ2 balls (there the squared-distance leaves need
+    the separable bounds of the default bounds first; measured: 0 of 61 nearest-margin ℓ2
+    points at N = 1000, d = 64)."""
+    return p != 2 and has_merge_trees(net)
+
+
+def batched_margins(
+    net: ReLUNet, ball: Any, y: np.ndarray, out_of_time: Any, batch: int = 16
+) -> np.ndarray:
+    """Per set of ``ball``, a sound lower bound on ``y f`` from interval bounds followed by
+    merge-aware intervals, in batches of ``batch`` sets (the bounds of every layer of a batch
+    are held at once); ``-inf`` for the sets not reached before ``out_of_time()``."""
+    from robustexp.verify._ibp import interval_bounds
+
+    out = np.full(ball.n, -np.inf)
+    for a in range(0, ball.n, batch):
+        if out_of_time():
+            break
+        sub = ball[np.arange(a, min(a + batch, ball.n))]
+        b = merge_bounds(net, sub, interval_bounds(net, sub))
+        ys = y[a : a + sub.n]
+        out[a : a + sub.n] = np.where(ys > 0, b.lower[-1][:, 0], -b.upper[-1][:, 0])
+    return out
 
 
 # --------------------------------------------------------------------------- evaluation
