@@ -78,6 +78,25 @@ __all__ = ["batched_margins", "has_merge_trees", "merge_bounds", "worth_batching
 
 
 @dataclass(frozen=True)
+class _Affine:
+    """Rows ``M v + bias`` over a level's virtual values, with what every range of them needs
+    precomputed once (they are evaluated for every point at every level)."""
+
+    M: sp.csr_array
+    bias: np.ndarray
+    M_pos: sp.csr_array
+    M_neg: sp.csr_array
+    M_abs: sp.csr_array
+    terms: int  # the most products in a row, plus the bias
+    exact: np.ndarray  # rows computed without rounding (:func:`_exact_rows`)
+
+
+def _affine(M: sp.csr_array, bias: np.ndarray) -> _Affine:
+    terms = int(np.diff(M.indptr).max(initial=0)) + 1
+    return _Affine(M, bias, M.maximum(0), M.minimum(0), abs(M), terms, _exact_rows(M, bias))
+
+
+@dataclass(frozen=True)
 class _Merges:
     """Merges of one orientation: group, unit of ``p``, unit of ``z_k``, ``s``, the factor
     (``α_j`` or ``α_j s``), whether ``z_p >= 0`` must be proven, and the rows of ``q``."""
@@ -88,8 +107,7 @@ class _Merges:
     s: np.ndarray
     factor: np.ndarray
     needs_nonneg: np.ndarray
-    q_rows: sp.csr_array
-    q_bias: np.ndarray
+    q: _Affine
     q_exact: np.ndarray
 
 
@@ -97,8 +115,7 @@ class _Merges:
 class _Level:
     """The units of one hidden layer read as groups by the layer above."""
 
-    rows: sp.csr_array  # this layer's pre-activations over the level's virtual values
-    bias: np.ndarray
+    affine: _Affine  # this layer's pre-activations over the level's virtual values
     n_groups: int
     order: np.ndarray  # units sorted by group
     starts: np.ndarray  # first position of each group in ``order``
@@ -126,8 +143,7 @@ class _Lipschitz:
 @dataclass(frozen=True)
 class _Plan:
     levels: tuple[_Level, ...]
-    out_rows: sp.csr_array  # output layer over the last level's groups
-    out_bias: np.ndarray
+    out: _Affine  # the output layer over the last level's groups
     lipschitz: _Lipschitz | None
 
 
@@ -165,7 +181,7 @@ def merge_bounds(net: ReLUNet, ball: Any, prior: Any) -> Any:
         v_lo, v_hi = box_lo[pts], box_hi[pts]
         around = _around_centre(plan, ball, pts)
         for k, level in enumerate(plan.levels):
-            lo, hi = _affine_range(level.rows, level.bias, v_lo, v_hi)
+            lo, hi = _affine_range(level.affine, v_lo, v_hi)
             lower[k][pts] = np.maximum(lower[k][pts], lo)
             upper[k][pts] = np.minimum(upper[k][pts], hi)
             q_extra = None
@@ -174,7 +190,7 @@ def merge_bounds(net: ReLUNet, ball: Any, prior: Any) -> Any:
                 lower[k][pts] = np.maximum(lower[k][pts], lo)
                 upper[k][pts] = np.minimum(upper[k][pts], hi)
             v_lo, v_hi = _group_values(level, lower[k][pts], upper[k][pts], v_lo, v_hi, q_extra)
-        lo, hi = _affine_range(plan.out_rows, plan.out_bias, v_lo, v_hi)
+        lo, hi = _affine_range(plan.out, v_lo, v_hi)
         lower[-1][pts] = np.maximum(lower[-1][pts], lo)
         upper[-1][pts] = np.minimum(upper[-1][pts], hi)
         if len(plan.levels) == 1 and around is not None:
@@ -239,40 +255,35 @@ def _around_centre(plan: _Plan, ball: Any, pts: slice) -> Any:
     r = np.asarray(ball.radius, dtype=np.float64)[pts][:, None]
     first = plan.levels[0]
     second = plan.levels[1] if len(plan.levels) > 1 else None
-    lo0, hi0 = _affine_range(first.rows, first.bias, c, c)
+    lo0, hi0 = _affine_range(first.affine, c, c)
     g_lo, g_hi = _group_values(first, lo0, hi0, c, c)
 
-    def around(rows: sp.csr_array, bias: np.ndarray, M: sp.csr_array, valid: np.ndarray):
-        zl, zh = _affine_range(rows, bias, g_lo, g_hi)
+    def around(rows: _Affine, M: sp.csr_array, valid: np.ndarray):
+        zl, zh = _affine_range(rows, g_lo, g_hi)
         R = mul_up(r, row_dual_norm_upper(M, ball.q)[None, :])
         lo = np.where(valid, sub_down(zl, R), -np.inf)
         hi = np.where(valid, add_up(zh, R), np.inf)
         return lo, hi
 
     if second is None:
-        return around(plan.out_rows, plan.out_bias, lip.M, lip.valid), []
-    rows = around(second.rows, second.bias, lip.M, lip.valid)
-    qs = [around(m.q_rows, m.q_bias, M, v) for m, M, v in zip(second.merges, lip.M_q, lip.valid_q)]
+        return around(plan.out, lip.M, lip.valid), []
+    rows = around(second.affine, lip.M, lip.valid)
+    qs = [around(m.q, M, v) for m, M, v in zip(second.merges, lip.M_q, lip.valid_q)]
     return rows, qs
 
 
-def _affine_range(
-    M: sp.csr_array, bias: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _affine_range(A: _Affine, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sound ``[min, max]`` of ``M v + bias`` over the box ``v ∈ [lo, hi]`` (batch rows):
     computed split-form values minus/plus the (E1) bound from ``fl(|M| max(|lo|, |hi|) + |b|)``,
     rounded outward; non-finite inputs give infinite ends."""
-    Mp, Mn = M.maximum(0), M.minimum(0)
     with np.errstate(invalid="ignore"):
-        lz = (Mp @ lo.T + Mn @ hi.T).T + bias
-        hz = (Mp @ hi.T + Mn @ lo.T).T + bias
+        lz = (A.M_pos @ lo.T + A.M_neg @ hi.T).T + A.bias
+        hz = (A.M_pos @ hi.T + A.M_neg @ lo.T).T + A.bias
         mag = np.maximum(np.abs(lo), np.abs(hi))
-        S = (abs(M) @ mag.T).T + np.abs(bias)
-    terms = int(np.diff(M.indptr).max(initial=0)) + 1
-    err = abs_sum_error_bound(S, terms)
-    exact = _exact_rows(M, bias)
-    lz = np.where(exact, lz, sub_down(lz, err))
-    hz = np.where(exact, hz, add_up(hz, err))
+        S = (A.M_abs @ mag.T).T + np.abs(A.bias)
+    err = abs_sum_error_bound(S, A.terms)
+    lz = np.where(A.exact, lz, sub_down(lz, err))
+    hz = np.where(A.exact, hz, add_up(hz, err))
     lz[np.isnan(lz)] = -np.inf
     hz[np.isnan(hz)] = np.inf
     return lz, hz
@@ -283,23 +294,26 @@ def _exact_rows(M: sp.csr_array, bias: np.ndarray) -> np.ndarray:
     by such ``c`` never rounds or underflows), so their ranges need no error term. This keeps
     an exact 0 lower bound at 0, which the non-negative merges need to apply."""
     single = (np.diff(M.indptr) == 1) & (bias == 0)
-    first = M.data[np.minimum(M.indptr[:-1], max(M.nnz - 1, 0))] if M.nnz else np.zeros(0)
     if not M.nnz:
         return single
-    return single & _is_power_of_two(first) & (np.abs(first) >= 1.0)
+    first = M.data[np.minimum(M.indptr[:-1], M.nnz - 1)]
+    return single & _exact_factor(first)
+
+
+def _exact_factor(c: np.ndarray) -> np.ndarray:
+    """Where ``c = ±2^e`` with ``e >= 0``: a product by ``c`` never rounds or underflows."""
+    return _is_power_of_two(c) & (np.abs(c) >= 1.0)
 
 
 def _times_down(c: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """A float ``<= c x``: exact where ``c = ±2^e``, ``e >= 0`` (no rounding, no underflow)
-    or ``x = 0``, else the rounded product stepped down."""
-    exact = (_is_power_of_two(c) & (np.abs(c) >= 1.0)) | (x == 0)
-    return np.where(exact, c * x, mul_down(c, x))
+    """A float ``<= c x``: exact where :func:`_exact_factor` or ``x = 0``, else the rounded
+    product stepped down."""
+    return np.where(_exact_factor(c) | (x == 0), c * x, mul_down(c, x))
 
 
 def _times_up(c: np.ndarray, x: np.ndarray) -> np.ndarray:
     """A float ``>= c x`` (mirror of :func:`_times_down`)."""
-    exact = (_is_power_of_two(c) & (np.abs(c) >= 1.0)) | (x == 0)
-    return np.where(exact, c * x, mul_up(c, x))
+    return np.where(_exact_factor(c) | (x == 0), c * x, mul_up(c, x))
 
 
 def _group_values(
@@ -378,7 +392,7 @@ def _merge(
     ql = np.where(plus, add_down(pl, kl), sub_down(pl, kh))
     qh = np.where(plus, add_up(ph, kh), sub_up(ph, kl))
     if m.q_exact.any():
-        rl, rh = _affine_range(m.q_rows, m.q_bias, v_lo, v_hi)
+        rl, rh = _affine_range(m.q, v_lo, v_hi)
         ql = np.where(m.q_exact, np.maximum(ql, rl), ql)
         qh = np.where(m.q_exact, np.minimum(qh, rh), qh)
     if q_extra is not None:  # bounds of the row A_j + s A_k: of q only where that sum is exact
@@ -411,7 +425,7 @@ def _plan(net: ReLUNet) -> _Plan:
         level, nxt_rows = _level(rows, bias, nxt)
         levels.append(level)
         rows, bias = nxt_rows, np.asarray(net.layers[k + 1].b, dtype=np.float64)
-    plan = _Plan(tuple(levels), rows, bias, _lipschitz(levels, rows, net.in_dim))
+    plan = _Plan(tuple(levels), _affine(rows, bias), _lipschitz(levels, rows, net.in_dim))
     _PLANS[net] = plan
     return plan
 
@@ -425,7 +439,7 @@ def _lipschitz(levels: list[_Level], out_rows: sp.csr_array, d: int) -> _Lipschi
         return None
     first = levels[0]
     reps = first.order[first.starts]
-    rep_rows = first.rows[reps]
+    rep_rows = first.affine.M[reps]
     if rep_rows.nnz == 0:
         return None
     single = first.one_d & (np.diff(rep_rows.indptr) == 1)
@@ -444,8 +458,8 @@ def _lipschitz(levels: list[_Level], out_rows: sp.csr_array, d: int) -> _Lipschi
         bad = absA @ (~single).astype(np.float64)
         return M, bad == 0
 
-    M, valid = through(levels[1].rows if len(levels) > 1 else out_rows)
-    qs = [through(m.q_rows) for m in (levels[1].merges if len(levels) > 1 else ())]
+    M, valid = through(levels[1].affine.M if len(levels) > 1 else out_rows)
+    qs = [through(m.q.M) for m in (levels[1].merges if len(levels) > 1 else ())]
     return _Lipschitz(M, valid, tuple(q[0] for q in qs), tuple(q[1] for q in qs))
 
 
@@ -484,11 +498,13 @@ def _level(rows: sp.csr_array, bias: np.ndarray, nxt: sp.csr_array) -> tuple[_Le
     cols = sp.csc_array(nxt)[:, first]
     nxt_rows = sp.csr_array(cols @ sp.diags_array(1.0 / alpha[first]))
     nxt_rows.sort_indices()
-    sign, one_d, P, Q = _one_dimensional_groups(rows, bias, alpha, group, first, order, starts)
-    merges = _merge_groups(rows, bias, alpha, group, order, starts, sizes, one_d)
+    rid, nid = _row_ids(rows)
+    sign, one_d, P, Q = _one_dimensional_groups(
+        (rid, nid), bias, alpha, group, first, order, starts, sizes
+    )
+    merges = _merge_groups(rows, (rid, nid), bias, alpha, order, starts, sizes)
     level = _Level(
-        rows=rows,
-        bias=bias,
+        affine=_affine(rows, bias),
         n_groups=n_groups,
         order=order,
         starts=starts,
@@ -552,10 +568,11 @@ def _row_ids(rows: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
     return rid, nid
 
 
-def _one_dimensional_groups(rows, bias, alpha, group, first, order, starts):
+def _one_dimensional_groups(ids, bias, alpha, group, first, order, starts, sizes):
     """Per unit its sign ``s_j`` with ``z_j = s_j w`` (0 outside one-dimensional groups),
-    per group whether it is one-dimensional, and sound intervals of ``P`` and ``Q``."""
-    rid, nid = _row_ids(rows)
+    per group whether it is one-dimensional, and sound intervals of ``P`` and ``Q``
+    (``ids``: :func:`_row_ids` of the units' rows)."""
+    rid, nid = ids
     ref = first[group]
     same = (rid == rid[ref]) & (bias == bias[ref])
     opp = (rid == nid[ref]) & (bias == -bias[ref])
@@ -563,9 +580,7 @@ def _one_dimensional_groups(rows, bias, alpha, group, first, order, starts):
     one_d = np.logical_and.reduceat((sign != 0)[order], starts) if len(order) else np.zeros(0, bool)
     sign[~one_d[group]] = 0
     so, ao = sign[order], alpha[order]
-    size = int(np.diff(np.append(starts, len(order))).max(initial=1))
-
-    sizes = np.diff(np.append(starts, len(order)))
+    size = int(sizes.max(initial=1))
 
     def interval(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         vals = np.where(mask, ao, 0.0)
@@ -583,9 +598,10 @@ def _one_dimensional_groups(rows, bias, alpha, group, first, order, starts):
     return sign, one_d, interval(so > 0), interval(so < 0)
 
 
-def _merge_groups(rows, bias, alpha, group, order, starts, sizes, one_d) -> tuple[_Merges, ...]:
-    """The merge groups (module docstring), as orientations that each hold a group once."""
-    rid, nid = _row_ids(rows)
+def _merge_groups(rows, ids, bias, alpha, order, starts, sizes) -> tuple[_Merges, ...]:
+    """The merge groups (module docstring), as orientations that each hold a group once
+    (``ids``: :func:`_row_ids` of the units' rows)."""
+    rid, nid = ids
     forward: list[tuple[int, int, int, int, float, bool]] = []
     backward: list[tuple[int, int, int, int, float, bool]] = []
     for g in np.flatnonzero((sizes == 2) | (sizes == 3)):
@@ -622,4 +638,4 @@ def _merges(rows: sp.csr_array, bias: np.ndarray, items: list) -> _Merges:
     exact &= eb == 0
     Q.eliminate_zeros()
     Q.sort_indices()
-    return _Merges(g, p, k, s, factor, nonneg.astype(bool), Q, qb, exact)
+    return _Merges(g, p, k, s, factor, nonneg.astype(bool), _affine(Q, qb), exact)
