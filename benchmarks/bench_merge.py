@@ -81,9 +81,11 @@ def _case(inst: dict[str, Any], name: str, points: int, queries: int) -> dict[st
     key = "digits-N1797-d64" if inst["kind"] == "digits" else f"synthetic-N{inst['N']}-d{inst['d']}"
     progress = PROGRESS / f"{key}-{name}.json"
     if progress.exists():
-        times = json.loads(progress.read_text()).get("query_times", [])
-        carried = json.loads(progress.read_text()).get("carried_over", {})
-        old = {"carried_over_verdicts": carried, "query_times_recorded": len(times)}
+        record = json.loads(progress.read_text())
+        old = {
+            "carried_over_verdicts": record.get("carried_over", {}),
+            "query_times_recorded": len(record.get("query_times", [])),
+        }
     return {
         "instance": inst,
         "construction": name,

@@ -94,7 +94,7 @@ MILP_SLACK_SAFETY_FACTOR: float = 8.0
 CONE_BOUNDS_MIN_NEURONS: int = 2000
 
 #: Merge-aware interval bounds (robustexp.verify._merge) read the groups of a net once (a
-#: Python pass over its units: ~12 s for the 460,036 hidden units of nearest-margin ℓ∞ on
+#: Python pass over its units: ~6 s for the 460,036 hidden units of nearest-margin ℓ∞ on
 #: digits); nets with more hidden units than this skip the pass rather than pay minutes.
 MERGE_PLAN_MAX_UNITS: int = 2_000_000
 
