@@ -50,7 +50,7 @@ from robustexp.verify._numerics import (
     upper_combination,
 )
 
-__all__ = ["lookback_bounds"]
+__all__ = ["lookback_bounds", "settling_bounds"]
 
 #: A layer pair whose product ``W_m W_{m-1}`` would have more nonzeros than this keeps the
 #: given bounds (dense layers: the product is dense; this module is for sparse nets).
@@ -144,9 +144,51 @@ def _separable_step(
     idx = np.flatnonzero(rows & multi & separable_rows(net, m))
     if idx.size == 0:
         return
-    lo, hi = separable_bounds(net, ball, m, idx, coarse=coarse)
+    lo, hi = separable_bounds(net, ball, m, idx, coarse=coarse, enough=settling_bounds(net, m))
     lower[m][0, idx] = np.maximum(lower[m][0, idx], lo[0])
     upper[m][0, idx] = np.minimum(upper[m][0, idx], hi[0])
+
+
+def settling_bounds(net: ReLUNet, m: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Bounds ``(lower, upper)`` per row t of layer m beyond which tightening z_t changes
+    nothing: every hidden unit of layer m + 1 reading ``σ(z_t)`` is then stably inactive.
+
+    Only units that read ``σ(z_t)`` alone, ``z_v = w σ(z_t) + b``, are analysed: with
+    ``w < 0`` the unit is inactive once ``z_t >= b/|w|`` (always if b <= 0); with ``w > 0``
+    once ``z_t <= -b/w`` (never if b > 0). A row read by any other unit (or by the output
+    layer) is never settled: ``(+inf, -inf)``. (The memorizers' plateau units ``A - σ(ŝ_i)``,
+    ``B - σ(ŝ_i)``: a far ŝ_i is settled at ``max(A, B)``.) Only a choice of work: any bounds
+    are sound. None when layer m + 1 is the output layer.
+
+    >>> net = ReLUNet.from_layers([([[1.0], [2.0]], [0.0, 0.0]),
+    ...                            ([[-1.0, 0.0], [-2.0, 0.0], [0.0, 1.0]], [0.5, 3.0, -0.5]),
+    ...                            ([[1.0, 1.0, 1.0]], [0.0])])
+    >>> [v.tolist() for v in settling_bounds(net, 0)]   # row 0: z >= 1.5; row 1: z <= 0.5
+    [[1.5, -inf], [inf, 0.5]]
+    >>> net2 = ReLUNet.from_layers([net.layers[0], ([[1.0, 1.0]], [0.0]), ([[1.0]], [0.0])])
+    >>> [v.tolist() for v in settling_bounds(net2, 0)]  # read by a sum: never settled
+    [[inf, inf], [-inf, -inf]]
+    """
+    if m + 1 >= net.depth - 1:
+        return None
+    W = _csr(net.layers[m + 1].W)
+    b = np.asarray(net.layers[m + 1].b, dtype=np.float64)
+    v = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+    live = W.data != 0
+    v, t, w = v[live], W.indices[live], W.data[live]
+    alone = (np.bincount(v, minlength=W.shape[0]) == 1)[v]
+    k = W.shape[1]
+    need_lo, need_hi = np.full(k, -np.inf), np.full(k, np.inf)
+    bv = b[v]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo_bar = np.where(~alone | ((w > 0) & (bv > 0)), np.inf, np.where(w < 0, bv / -w, -np.inf))
+        hi_bar = np.where(alone & (w > 0), -bv / w, np.inf)
+    lo_bar = np.where((w < 0) & (bv <= 0) & alone, -np.inf, lo_bar)
+    np.maximum.at(need_lo, t, lo_bar)
+    np.minimum.at(need_hi, t, hi_bar)
+    never = np.isinf(need_lo) & (need_lo > 0)
+    need_hi[never] = -np.inf
+    return need_lo, need_hi
 
 
 def _interval_step(

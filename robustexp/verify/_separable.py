@@ -110,6 +110,7 @@ from robustexp.verify._numerics import (
     upper_combination,
 )
 from robustexp.verify._sets import LpBall
+from robustexp.verify._shared_pairs import PairClasses, pair_classes
 
 __all__ = ["separable_bounds", "separable_rows"]
 
@@ -126,6 +127,8 @@ REFINE_ROUNDS = 8
 #: A sub-interval is cut while its remainder exceeds this times (1 + the row's magnitude)
 #: divided by the row's number of coordinates.
 REFINE_TOLERANCE = 1e-9
+#: Bound each class of identical 1-D sub-networks once (:mod:`._shared_pairs`).
+SHARE_PAIRS = True
 #: Work memory per chunk of rows and points (forms of every unit of the cones).
 WORK_BUDGET_BYTES = 256 * 2**20
 #: float64 arrays of (units x columns) alive at the peak of a forward step.
@@ -207,7 +210,8 @@ class _ConeCache:
 
     patterns: dict[int, list[sp.csr_array]]
     sizes: dict[tuple[int, bytes], np.ndarray]
-    cones: dict[tuple[int, bytes], _Cone]
+    cones: dict[tuple, Any]  # _Cone by (layer, rows), _Work by (layer, rows, "shared")
+    classes: dict[tuple[int, bytes], tuple[PairClasses, np.ndarray]]
     units: int = 0
 
 
@@ -217,7 +221,7 @@ _CONES: weakref.WeakKeyDictionary[ReLUNet, _ConeCache] = weakref.WeakKeyDictiona
 def _cone_cache(net: ReLUNet) -> _ConeCache:
     cache = _CONES.get(net)
     if cache is None:
-        cache = _CONES[net] = _ConeCache({}, {}, {})
+        cache = _CONES[net] = _ConeCache({}, {}, {}, {})
     return cache
 
 
@@ -232,7 +236,8 @@ def _cached_sizes(net: ReLUNet, layer: int, rows: np.ndarray) -> np.ndarray:
     """Units of every row's cone (layers below ``layer``), cached per net and rows."""
     cache, key = _cone_cache(net), (layer, rows.tobytes())
     if key not in cache.sizes:
-        cache.sizes[key] = _cone_units(_cached_patterns(net, layer), layer, rows)[1]
+        pats = _cached_patterns(net, layer)
+        cache.sizes[key] = _cone_units(pats, layer, _top_rows(pats[layer], rows))[1]
     return cache.sizes[key]
 
 
@@ -245,6 +250,7 @@ def _cached_cone(net: ReLUNet, layer: int, rows: np.ndarray) -> _Cone:
         if cache.units + cone.units > CONE_CACHE_UNITS:
             cache.cones.clear()
             cache.sizes.clear()
+            cache.classes.clear()
             cache.units = 0
         cache.cones[key] = cone
         cache.units += cone.units
@@ -330,12 +336,12 @@ def _expand_rows(W: sp.csr_array, sel: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _cone_units(
-    pats: list[sp.csr_array], layer: int, rows: np.ndarray
+    pats: list[sp.csr_array], layer: int, top: sp.csr_array
 ) -> tuple[list[sp.csr_array], np.ndarray]:
-    """Per layer l < ``layer``: the (R x k_l) pattern of row r's cone (the units it reads
-    through nonzero weights, transitively); and the number of cone units of every row."""
-    R = rows.size
-    top = pats[layer][rows]
+    """Per layer l < ``layer``: the (R x k_l) pattern of the cone of each row of ``top`` (rows
+    over the units of layer ``layer - 1``: the units a row reads through nonzero weights,
+    transitively); and the number of cone units of every row."""
+    R = top.shape[0]
     C = sp.csr_array((np.ones(top.nnz, dtype=np.int8), top.indices, top.indptr), shape=top.shape)
     cones: list[sp.csr_array] = [None] * layer  # type: ignore[list-item]
     sizes = np.zeros(R, dtype=np.int64)
@@ -359,18 +365,38 @@ def _patterns(net: ReLUNet, layer: int) -> list[sp.csr_array]:
     return [_nonzero_csr(net.layers[lay].W) for lay in range(layer + 1)]
 
 
+def _top_rows(W: sp.csr_array, rows: np.ndarray) -> sp.csr_array:
+    """The rows ``rows`` of a CSR matrix, as CSR with sorted indices."""
+    top = sp.csr_array(W[rows])
+    top.sort_indices()
+    return top
+
+
 def _build_cone(
     net: ReLUNet, layer: int, rows: np.ndarray, pats: list[sp.csr_array] | None = None
 ) -> _Cone:
     """The duplicated 1-D sub-networks of the (separable) ``rows`` of ``layer``."""
+    pats = pats if pats is not None else _patterns(net, layer)
+    top = _top_rows(pats[layer], rows)
+    return _cone_of_top(net, layer, top, net.layers[layer].b[rows], pats, rows)
+
+
+def _cone_of_top(
+    net: ReLUNet,
+    layer: int,
+    top: sp.csr_array,
+    b_top: np.ndarray,
+    pats: list[sp.csr_array],
+    rows: np.ndarray,
+) -> _Cone:
+    """The duplicated 1-D sub-networks of the rows ``top x + b_top`` (``top``: CSR with sorted
+    indices and no stored zeros, over the units of layer ``layer - 1``, or over the input at
+    layer 0; every row separable); ``rows`` is only recorded."""
     labels = _labels(net)
     d = net.in_dim
-    pats = pats if pats is not None else _patterns(net, layer)
-    R = rows.size
-    top = pats[layer]
-    b_top = net.layers[layer].b[rows]
+    R = top.shape[0]
     if layer == 0:
-        owner, pos = _expand_rows(top, rows)
+        owner, pos = _expand_rows(top, np.arange(R))
         keys = owner * d + top.indices[pos].astype(np.int64)  # sorted (CSR order)
         pair_row, pair_coord = owner, top.indices[pos].astype(np.int64)
         P = keys.size
@@ -380,7 +406,7 @@ def _build_cone(
         )
         out_b = np.concatenate([np.zeros(P), b_top])
         return _Cone(rows, pair_row, pair_coord, (), out_W, out_b)
-    cones, _ = _cone_units(pats, layer, rows)
+    cones, _ = _cone_units(pats, layer, top)
     # unit keys (row * width + unit) per layer, sorted, and their labels
     keys: list[np.ndarray] = []
     unit_row: list[np.ndarray] = []
@@ -428,7 +454,7 @@ def _build_cone(
             (Ml, net.layers[lay].b[u], pair_of(unit_row[lay], unit_lab[lay]), unit_row[lay])
         )
     # output: row r's entries go to pair (r, label) or to the constant row P + r
-    owner, pos = _expand_rows(top, rows)
+    owner, pos = _expand_rows(top, np.arange(R))
     k_prev = net.layers[layer - 1].out_dim
     src = top.indices[pos].astype(np.int64)
     cols = np.searchsorted(keys[layer - 1], owner * k_prev + src)
@@ -731,7 +757,14 @@ def _sound_total(
     lp = lam[pair_row][..., None]
     G = _sound_max(A, B, E, lo, hi, mu, c[..., None], lp, p).max(axis=-1)  # (P, n)
     lamR = mul_up(lam, Rp_up[None, :]) if not np.isinf(p) else np.zeros_like(lam)
-    lamR = np.maximum(lamR, 0.0)
+    return _sound_sum(G, kappa_up, np.maximum(lamR, 0.0), seg)
+
+
+def _sound_sum(
+    G: np.ndarray, kappa_up: np.ndarray, lamR: np.ndarray, seg: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Sound upper bound (R, n) of ``Σ_{pairs of a row} G + κ + λr^p`` (every term already an
+    upper bound), rounded up by (E1)/(E2)."""
     with np.errstate(invalid="ignore", over="ignore"):
         S = _row_sum(G, *seg) + kappa_up + lamR
         absS = _row_sum(np.abs(G), *seg) + np.abs(kappa_up) + lamR
@@ -740,12 +773,50 @@ def _sound_total(
     return np.where(np.isfinite(out), out, np.inf)
 
 
+@dataclass(frozen=True, eq=False)
+class _Work:
+    """One chunk of rows to bound: the ``cone`` whose pairs are Q *classes* of identical 1-D
+    functions (:mod:`._shared_pairs`; one class per pair when nothing is shared), and the
+    P pairs of the R rows: ``pair_row`` (sorted), ``pair_class`` into the cone's pairs, and
+    ``kappa_at`` (R,) the cone's output rows that hold the constants κ_t."""
+
+    cone: _Cone
+    pair_row: np.ndarray
+    pair_class: np.ndarray
+    kappa_at: np.ndarray
+
+    @property
+    def R(self) -> int:
+        return int(self.kappa_at.size)
+
+    @property
+    def units(self) -> int:
+        return self.cone.units
+
+    @staticmethod
+    def unshared(cone: _Cone) -> _Work:
+        """Every pair its own class: the cone's own rows."""
+        return _Work(cone, cone.pair_row, np.arange(cone.P), cone.P + np.arange(cone.R))
+
+
 def _bound_chunk(
-    cone: _Cone, ball: LpBall, max_pieces: int, coarse: bool = False
+    work: _Work,
+    ball: LpBall,
+    max_pieces: int,
+    coarse: bool = False,
+    enough: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sound (lower, upper), each (n, R), for the rows of ``cone`` over every set of ``ball``
-    (``coarse``: ``COARSE_BISECTIONS`` steps on λ and no λ = 0 fallback)."""
-    n, P, R = ball.n, cone.P, cone.R
+    """Sound (lower, upper), each (n, R), for the rows of ``work`` over every set of ``ball``
+    (``coarse``: ``COARSE_BISECTIONS`` steps on λ).
+
+    The forms, pieces and refinement belong to the Q classes (a class's pairs share their
+    function and coordinate, hence their coordinate interval over one set); the λ search and
+    the sound dual are per row, over its pairs' class forms. Each bound is the better of the
+    dual at the λ found and at λ = 0 (the box bound, computed once per class). ``enough``
+    ((R,) lower, (R,) upper): a row whose box bounds already reach it on every set (upper
+    ``<= enough[1]`` and lower ``>= enough[0]``) keeps them and skips the λ search."""
+    cone, cls, pair_row = work.cone, work.pair_class, work.pair_row
+    n, Q, R = ball.n, cone.P, work.R
     p = ball.p
     box_lo, box_hi = ball.box()
     # an empty outer box (vacuous), or one beyond the float range (no finite bound)
@@ -760,11 +831,11 @@ def _bound_chunk(
     box_lo, box_hi, center = box_lo[ok], box_hi[ok], ball.center[ok]
     radius = ball.radius[ok]
     nn = int(ok.sum())
-    pc = cone.pair_coord
-    lo = box_lo[:, pc].T  # (P, nn)
-    hi = box_hi[:, pc].T
-    c = center[:, pc].T
-    seg = _segments(cone.pair_row, R)
+    qc = cone.pair_coord
+    lo = box_lo[:, qc].T  # (Q, nn)
+    hi = box_hi[:, qc].T
+    c = center[:, qc].T
+    seg = _segments(pair_row, R)
     if p == 2.0:
         Rp, Rp_up = radius * radius, mul_up(radius, radius)
     elif p == 1.0:
@@ -772,7 +843,7 @@ def _bound_chunk(
     else:
         Rp, Rp_up = np.zeros(nn), np.zeros(nn)
     T = _grid(lo, hi, c, min(INITIAL_PIECES, max_pieces))
-    npairs = np.maximum(seg[1], 1)[cone.pair_row][:, None, None]
+    npairs = np.maximum(seg[1], 1)[pair_row][:, None]  # (P, 1)
     for rnd in range(REFINE_ROUNDS + 1):
         tl, th = T[..., :-1], T[..., 1:]
         K = tl.shape[-1]
@@ -780,35 +851,56 @@ def _bound_chunk(
         mu = np.clip(mu, tl, th)
         rho = np.maximum(np.maximum(sub_up(th, mu), sub_up(mu, tl)), 0.0)
         last = rnd == REFINE_ROUNDS or max_pieces <= K
-        A, B, E, cut = _forward(cone, mu.reshape(P, nn * K), rho.reshape(P, nn * K), not last)
-        cut = cut.reshape(P, nn, K)
-        Ap, Bp, Ep = (X[:P].reshape(P, nn, K) for X in (A, B, E))
+        A, B, E, cut = _forward(cone, mu.reshape(Q, nn * K), rho.reshape(Q, nn * K), not last)
+        cut = cut.reshape(Q, nn, K)
+        Ap, Bp, Ep = (X[:Q].reshape(Q, nn, K) for X in (A, B, E))
         if last:
             break
-        # cut every piece whose remainder matters at the row's scale (λ is not known yet and
-        # moves as the bound tightens); the largest remainders first within the budget
-        size = (np.abs(Bp) + np.abs(Ap) * rho).max(axis=-1)  # (P, nn)
-        scale = 1.0 + _row_sum(size, *seg)[cone.pair_row][..., None]
-        split = (Ep > REFINE_TOLERANCE * scale / npairs) & (th > tl)
+        # cut every piece whose remainder matters at the scale of a row using the class (λ is
+        # not known yet and moves as the bound tightens); the largest remainders first
+        size = (np.abs(Bp) + np.abs(Ap) * rho).max(axis=-1)  # (Q, nn)
+        scale = 1.0 + _row_sum(size[cls], *seg)  # (R, nn)
+        tol = np.full((Q, nn), np.inf)
+        np.minimum.at(tol, cls, scale[pair_row] / npairs)
+        split = (Ep > REFINE_TOLERANCE * tol[..., None]) & (th > tl)
         if not split.any():
             break
         T = _refine(T, split, Ep, cut, max_pieces)
     # κ_t: the constant rows (identical in every column)
-    kB = B[P:].reshape(R, nn, K)[..., 0]
-    kE = E[P:].reshape(R, nn, K)[..., 0]
-    geo = (tl, th, mu, c)
-    for sign, out in ((1.0, upper), (-1.0, lower)):
-        forms = (sign * Ap, sign * Bp, Ep)
-        kappa_up = add_up(sign * kB, kE)
-        best = np.full((R, nn), np.inf)
-        bisections = COARSE_BISECTIONS if coarse else _BISECTIONS
-        lam = _choose_lambda(forms, geo, Rp, seg, cone.pair_row, p, bisections)
-        # λ = 0 (the box bound) as a fallback of the full search; the coarse pass skips it
-        for cand in (lam,) if coarse else (lam, np.zeros_like(lam)):
-            best = np.minimum(
-                best, _sound_total(forms, geo, kappa_up, cand, Rp_up, seg, cone.pair_row, p)
-            )
-        out[ok] = best.T if sign > 0 else -best.T
+    kB = B[work.kappa_at].reshape(R, nn, K)[..., 0]
+    kE = E[work.kappa_at].reshape(R, nn, K)[..., 0]
+    zero = np.zeros((Q, nn, 1))
+    bisections = COARSE_BISECTIONS if coarse else _BISECTIONS
+    signs = (1.0, -1.0)
+    kappa = {sign: add_up(sign * kB, kE) for sign in signs}
+    # λ = 0 (the box bound), one maximum per class: every row's fallback, and final for the
+    # rows it already settles on both sides (``enough``)
+    best = {
+        sign: _sound_sum(
+            _sound_max(sign * Ap, sign * Bp, Ep, tl, th, mu, c[..., None], zero, p).max(-1)[cls],
+            kappa[sign],
+            np.zeros((R, nn)),
+            seg,
+        )
+        for sign in signs
+    }
+    todo = np.ones(R, dtype=bool)
+    if enough is not None:
+        settled = np.all(best[1.0] <= enough[1][:, None], axis=1)
+        todo = ~(settled & np.all(best[-1.0] <= -enough[0][:, None], axis=1))
+    if not np.isinf(p) and todo.any():
+        pairs = todo[pair_row]
+        sub_row = np.cumsum(todo)[pair_row[pairs]] - 1
+        sub_seg = _segments(sub_row, int(todo.sum()))
+        q = cls[pairs]
+        geo = (tl[q], th[q], mu[q], c[q])
+        for sign in signs:
+            forms = (sign * Ap[q], sign * Bp[q], Ep[q])
+            lam = _choose_lambda(forms, geo, Rp, sub_seg, sub_row, p, bisections)
+            dual = _sound_total(forms, geo, kappa[sign][todo], lam, Rp_up, sub_seg, sub_row, p)
+            best[sign][todo] = np.minimum(best[sign][todo], dual)
+    upper[ok] = best[1.0].T
+    lower[ok] = -best[-1.0].T
     return lower, upper
 
 
@@ -848,7 +940,13 @@ def _compact(T: np.ndarray, width: int) -> np.ndarray:
 
 # =========================================================================== public
 def separable_bounds(
-    net: ReLUNet, ball: LpBall, layer: int, rows: np.ndarray, *, coarse: bool = False
+    net: ReLUNet,
+    ball: LpBall,
+    layer: int,
+    rows: np.ndarray,
+    *,
+    coarse: bool = False,
+    enough: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sound (lower, upper), each (ball.n, len(rows)), of the pre-activations z_layer[rows]
     over each set of the ball; -inf/+inf where a row is not separable (or p not in {1, 2, inf}).
@@ -864,6 +962,11 @@ def separable_bounds(
     ``COARSE_BISECTIONS`` steps on λ: as sound, looser, several times cheaper; a first pass
     that proves most far gadgets of a large net dead, so that the full pass runs only on the
     rows still alive.
+
+    ``enough``: ``(lower, upper)``, each of length ``k_layer`` (indexed by the layer's rows):
+    a row whose box bound (λ = 0, computed first) already has ``lower >= enough[0][row]``
+    and ``upper <= enough[1][row]`` on every set keeps it without a λ search (the caller
+    knows these bounds settle what it needs; -inf and +inf never settle).
 
     >>> from robustexp.network import ReLUNet
     >>> absnet = ReLUNet.from_layers([([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]],
@@ -896,7 +999,9 @@ def separable_bounds(
     todo = np.unique(rows_a[sep[rows_a]])
     if todo.size == 0:
         return lower, upper
-    lo_u, hi_u = _bound_rows(net, ball, m, todo, coarse)
+    if enough is not None:
+        enough = tuple(np.broadcast_to(np.asarray(e, dtype=np.float64), (k,)) for e in enough)
+    lo_u, hi_u = _bound_rows(net, ball, m, todo, coarse, enough)
     where = np.searchsorted(todo, rows_a)
     hit = sep[rows_a]
     lower[:, hit] = lo_u[:, where[hit]]
@@ -905,47 +1010,138 @@ def separable_bounds(
 
 
 def _bound_rows(
-    net: ReLUNet, ball: LpBall, layer: int, rows: np.ndarray, coarse: bool = False
+    net: ReLUNet,
+    ball: LpBall,
+    layer: int,
+    rows: np.ndarray,
+    coarse: bool = False,
+    enough: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds (n, R) for separable ``rows`` (sorted, unique), chunked over rows and points."""
+    """Bounds (n, R) for separable ``rows`` (sorted, unique), chunked over rows and points.
+
+    A chunk is a run of rows whose work fits ``WORK_BUDGET_BYTES``; above layer 0 (and with
+    ``SHARE_PAIRS``) it holds each class of identical pairs once (:mod:`._shared_pairs`)."""
     top = INITIAL_PIECES if coarse else MAX_PIECES
     # a chunk's forms hold (pieces + 2) columns per point: the grid's ends and centre cut
     room = top + 2
     n = ball.n
     lower = np.full((n, rows.size), -np.inf)
     upper = np.full((n, rows.size), np.inf)
-    pats = _cached_patterns(net, layer)
-    # units per row: its cone, its pairs (at most its first-layer units, or its nonzeros at
-    # layer 0) and its constant; every unit holds forms for every piece of every point
-    if layer == 0:
-        sizes = np.diff(pats[0].indptr)[rows].astype(np.int64) + 2
-    else:
-        sizes = 2 * _cached_sizes(net, layer, rows) + 2
     per_col = 8 * _LIVE_ARRAYS
-    start = 0
-    while start < rows.size:
-        units = 0
-        stop = start
-        while stop < rows.size and (
-            stop == start or (units + sizes[stop]) * room * per_col <= WORK_BUDGET_BYTES
-        ):
-            units += int(sizes[stop])
-            stop += 1
+    shared = layer > 0 and SHARE_PAIRS
+    for start, stop, units in _chunks(net, layer, rows, room * per_col, shared):
         pieces = top
         while pieces > INITIAL_PIECES and units * pieces * per_col > WORK_BUDGET_BYTES:
             pieces //= 2
         if units * (INITIAL_PIECES + 2) * per_col > WORK_BUDGET_BYTES:
-            start = stop  # one row's cone alone exceeds the budget: left at ±inf
-            continue
-        cone = _cached_cone(net, layer, rows[start:stop])
+            continue  # one row's work alone exceeds the budget: left at ±inf
+        if shared:
+            work = _cached_shared_work(net, layer, rows, start, stop)
+        else:
+            work = _Work.unshared(_cached_cone(net, layer, rows[start:stop]))
         step = max(1, int(WORK_BUDGET_BYTES // max(units * (pieces + 2) * per_col, 1)))
         for a in range(0, n, step):
             b = min(n, a + step)
-            lo_c, hi_c = _bound_chunk(cone, ball[a:b], pieces, coarse)
+            part = None if enough is None else tuple(e[rows[start:stop]] for e in enough)
+            lo_c, hi_c = _bound_chunk(work, ball[a:b], pieces, coarse, part)
             lower[a:b, start:stop] = lo_c
             upper[a:b, start:stop] = hi_c
-        start = stop
     return lower, upper
+
+
+def _chunks(
+    net: ReLUNet, layer: int, rows: np.ndarray, bytes_per_unit: int, shared: bool
+) -> list[tuple[int, int, int]]:
+    """``(start, stop, units)``: consecutive runs of ``rows`` whose units (cone units and
+    pairs, each holding forms for every piece of a point) fit ``WORK_BUDGET_BYTES`` at
+    ``bytes_per_unit``; a run holds at least one row. Shared: a class's units count once per
+    run, and each pair of a row counts (its gathered forms in the λ search)."""
+    pats = _cached_patterns(net, layer)
+    if not shared:
+        if layer == 0:
+            sizes = np.diff(pats[0].indptr)[rows].astype(np.int64) + 2
+        else:
+            sizes = 2 * _cached_sizes(net, layer, rows) + 2
+        new_units = lambda i: int(sizes[i])  # noqa: E731
+    else:
+        classes, class_units = _cached_classes(net, layer, rows)
+        starts, counts = _segments(classes.pair_row, rows.size)
+        seen = np.zeros(classes.Q, dtype=bool)
+
+        def new_units(i: int) -> int:
+            mine = classes.pair_class[starts[i] : starts[i] + counts[i]]
+            fresh = np.unique(mine[~seen[mine]])
+            seen[fresh] = True
+            own = int(class_units[classes.Q + i])
+            return 2 * (int(class_units[fresh].sum()) + own + int(counts[i])) + 2
+
+    out = []
+    start = 0
+    while start < rows.size:
+        if shared:
+            seen[:] = False
+        units = new_units(start)
+        stop = start + 1
+        while stop < rows.size:
+            more = new_units(stop)
+            if (units + more) * bytes_per_unit > WORK_BUDGET_BYTES:
+                break  # row ``stop`` opens the next run (its classes are counted again)
+            units += more
+            stop += 1
+        out.append((start, stop, units))
+        start = stop
+    return out
+
+
+def _cached_classes(net: ReLUNet, layer: int, rows: np.ndarray) -> tuple[PairClasses, np.ndarray]:
+    """The pair classes of ``rows`` of ``layer ≥ 1`` and the cone units of each row of their
+    ``top`` (the Q classes, then the R constant parts), cached per net and rows."""
+    cache, key = _cone_cache(net), (layer, rows.tobytes())
+    hit = cache.classes.get(key)
+    if hit is None:
+        pats = _cached_patterns(net, layer)
+        pc = pair_classes(
+            net,
+            layer,
+            _top_rows(pats[layer], rows),
+            net.layers[layer].b[rows],
+            _labels(net)[layer - 1],
+        )
+        hit = cache.classes[key] = (pc, _cone_units(pats, layer, pc.top)[1])
+    return hit
+
+
+def _cached_shared_work(net: ReLUNet, layer: int, rows: np.ndarray, start: int, stop: int) -> _Work:
+    """The :class:`_Work` of rows ``rows[start:stop]`` with shared classes (cached per net and
+    rows, like :func:`_cached_cone`)."""
+    cache, key = _cone_cache(net), (layer, rows[start:stop].tobytes(), "shared")
+    work = cache.cones.get(key)
+    if work is None:
+        classes, _ = _cached_classes(net, layer, rows)
+        first, last = np.searchsorted(classes.pair_row, [start, stop])
+        used, local = np.unique(classes.pair_class[first:last], return_inverse=True)
+        n_classes, Rc = used.size, stop - start
+        sel = np.concatenate([used, classes.Q + np.arange(start, stop)])
+        top = _top_rows(classes.top, sel)
+        cone = _cone_of_top(
+            net, layer, top, classes.b_top[sel], _cached_patterns(net, layer), rows[start:stop]
+        )
+        if n_classes != cone.P:  # every class row is one pair (of its own coordinate)
+            raise AssertionError(f"a class cone has {cone.P} pairs for {n_classes} classes")
+        work = _Work(
+            cone,
+            classes.pair_row[first:last] - start,
+            local.reshape(-1),
+            2 * n_classes + np.arange(Rc),
+        )
+        if cache.units + cone.units > CONE_CACHE_UNITS:
+            cache.cones.clear()
+            cache.sizes.clear()
+            cache.classes.clear()
+            cache.units = 0
+        cache.cones[key] = work
+        cache.units += cone.units
+    return work
 
 
 # =========================================================================== exact variant
