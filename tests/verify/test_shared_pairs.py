@@ -1,0 +1,171 @@
+"""Tests of the exact unit signatures and pair classes (verify/_shared_pairs.py) and of their
+use by the separable bounds (verify/_separable.py): equal signature must mean equal function,
+shared classes must give exactly the bounds of the unshared computation, and the λ search
+skipped by ``enough`` must leave only box bounds that settle the rows' consumers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from robustexp.constructions import CONSTRUCTIONS
+from robustexp.data import separation
+from robustexp.network import ReLUNet
+from robustexp.verify import LpBall
+from robustexp.verify import _separable as S
+from robustexp.verify import _shared_pairs as SP
+from robustexp.verify._lookback import settling_bounds
+from robustexp.verify._separable import _labels, separable_bounds
+from robustexp.verify._shared_pairs import pair_classes, unit_signatures
+
+
+def _twin_net(rng: np.random.Generator) -> tuple[ReLUNet, list[tuple[int, int, int]]]:
+    """A 3-layer net on R^3 with exact copies of units (reading copies of the units below,
+    entries in another order) and a unit one ulp away from another; also the list of
+    ``(layer, unit, unit)`` that must share a signature."""
+    W0, b0 = rng.normal(size=(6, 3)), rng.normal(size=6)
+    W0[3], b0[3] = W0[0], b0[0]  # unit 3 copies unit 0
+    W0[4], b0[4] = W0[1], np.nextafter(b0[1], np.inf)  # unit 4: one ulp above unit 1
+    W1, b1 = rng.normal(size=(4, 6)), rng.normal(size=4)
+    w = rng.normal(size=3)
+    W1[0] = [w[0], w[1], w[2], 0, 0, 0]  # reads units 0, 1, 2
+    W1[1] = [0, w[1], w[2], w[0], 0, 0]  # the same through the copy of unit 0
+    b1[1] = b1[0]
+    w1, w2, v = rng.normal(size=3)
+    W2 = np.array([[w1, w2, v, 0.0], [w2, w1, v, 0.0]])  # twins 0, 1 of layer 1 swapped
+    net = ReLUNet.from_layers([(W0, b0), (W1, b1), (W2, np.array([0.5, 0.5]))])
+    return net, [(0, 0, 3), (1, 0, 1), (2, 0, 1)]
+
+
+def test_equal_signatures_are_equal_functions_and_exact() -> None:
+    """Catches a signature that merges different units (a lost weight or bias, an ulp
+    ignored) or misses an exact copy stored in another order: the expected twins share a
+    signature, units one ulp apart do not, and every two units sharing one agree on sampled
+    inputs (up to the float evaluation order)."""
+    net, twins = _twin_net(np.random.default_rng(0))
+    sig = unit_signatures(net, 3)
+    for layer, a, b in twins:
+        assert sig[layer][a] == sig[layer][b], (layer, a, b)
+    assert sig[0][1] != sig[0][4]
+    assert len(set(sig[1].tolist())) == 3 and len(set(sig[0].tolist())) == 5
+    Z = net.pre_activations(np.random.default_rng(1).normal(size=(200, 3)))
+    for layer in range(3):
+        for a in range(sig[layer].size):
+            for b in range(a + 1, sig[layer].size):
+                if sig[layer][a] == sig[layer][b]:
+                    np.testing.assert_allclose(Z[layer][:, a], Z[layer][:, b], rtol=1e-14)
+
+
+def test_units_above_the_fan_in_cap_get_their_own_signature(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Catches a cap that still merges (or crashes on) wide rows: two identical rows wider
+    than the cap must get different signatures, narrow identical rows the same one."""
+    monkeypatch.setattr(SP, "SIGNATURE_MAX_FANIN", 2)
+    W = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    net = ReLUNet.from_layers([(W, np.zeros(4)), (np.ones((1, 4)), np.zeros(1))])
+    sig = unit_signatures(net, 1)[0]
+    assert sig[0] != sig[1] and sig[2] == sig[3]
+    assert len(set(sig.tolist())) == 3
+
+
+def _grid_memorizer(name: str, N: int = 14, d: int = 5, seed: int = 0):
+    """A memorizer on data whose coordinates take 4 values (many identical gadgets), with
+    its distance layer (the layer of N separable rows)."""
+    c = CONSTRUCTIONS[name]
+    rng = np.random.default_rng(seed)
+    X = np.unique(rng.integers(0, 4, size=(3 * N, d)) / 20.0, axis=0)[:N]  # in the unit l1 ball
+    y = np.where(rng.random(X.shape[0]) < 0.5, -1, 1)
+    y[:2] = [-1, 1]
+    sep = separation(X, y, c.p)
+    delta = c.radius_condition.just_inside(sep.distance_sq / 4)
+    net = c.build(X, y, delta)
+    layer = next(i for i in range(1, net.depth) if net.layers[i].out_dim == X.shape[0])
+    return net, X, y, delta, layer
+
+
+@pytest.mark.parametrize("name", ["memorizer-l2", "memorizer-l1"])
+def test_pair_classes_group_identical_gadgets(name: str) -> None:
+    """Catches classes that mix coordinates or functions: on grid data every class holds
+    pairs of one coordinate and one grid value (the gadget's shift), there are at most
+    4 classes per coordinate, and the pairs of a class evaluate identically."""
+    net, X, _, _, layer = _grid_memorizer(name)
+    rows = np.arange(X.shape[0])
+    top = sp.csr_array(net.layers[layer].W)
+    pc = pair_classes(net, layer, top, net.layers[layer].b, _labels(net)[layer - 1])
+    assert pc.pair_row.size == X.size and X.shape[0] == pc.R
+    assert pc.Q <= 4 * X.shape[1] < pc.pair_row.size
+    shift = X[pc.pair_row, pc.pair_coord]
+    for q in range(pc.Q):
+        mine = pc.pair_class == q
+        assert np.unique(pc.pair_coord[mine]).size == 1
+        assert np.unique(shift[mine]).size == 1
+    # distinct (coordinate, value) pairs are distinct classes
+    assert np.unique(np.stack([pc.pair_coord, shift]), axis=1).shape[1] == pc.Q
+    assert rows.size == pc.R
+
+
+@pytest.mark.parametrize(("name", "p"), [("memorizer-l2", 2.0), ("memorizer-l1", 1.0)])
+def test_shared_classes_give_the_unshared_bounds(
+    name: str, p: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches index mix-ups between classes, pairs and rows (a class's forms given to the
+    wrong row, κ taken from the wrong output): the bounds with shared classes equal the
+    unshared ones to the bit, for the full and the coarse pass, over several points and in
+    several chunks; and they enclose sampled values."""
+    net, X, _, delta, layer = _grid_memorizer(name)
+    ball = LpBall(X[:3], delta, p)
+    rows = np.array([4, 0, 2, 2, 7, 13, 1])
+    out = {}
+    for share in (True, False):
+        monkeypatch.setattr(S, "SHARE_PAIRS", share)
+        for coarse in (False, True):
+            out[share, coarse] = separable_bounds(net, ball, layer, rows, coarse=coarse)
+    monkeypatch.setattr(S, "SHARE_PAIRS", True)
+    # a budget of about half the work: several chunks, each with the full number of pieces
+    per_unit = (S.MAX_PIECES + 2) * 8 * S._LIVE_ARRAYS
+    ((_, _, total),) = S._chunks(net, layer, np.unique(rows), per_unit, True)
+    monkeypatch.setattr(S, "WORK_BUDGET_BYTES", (total // 2 + 1) * per_unit)
+    S._CONES.pop(net, None)
+    small = separable_bounds(net, ball, layer, rows)
+    assert len(S._chunks(net, layer, np.unique(rows), per_unit, True)) > 1
+    for coarse in (False, True):
+        for a, b in zip(out[True, coarse], out[False, coarse]):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(small, out[True, False]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    lo, hi = out[True, False]
+    pts = ball.sample(np.random.default_rng(3), 100)
+    for i in range(ball.n):
+        Z = net.pre_activations(pts[i])[layer][:, rows]
+        assert np.all(lo[i] - 1e-12 <= Z) and np.all(hi[i] + 1e-12 >= Z)
+
+
+def test_settled_rows_keep_box_bounds_that_settle_their_consumers() -> None:
+    """Catches ``enough`` read the wrong way round, or a skipped row left without bounds:
+    with the memorizer's settling bounds, every row either has box bounds beyond them (its
+    plateau units provably off) or got the λ search (its bounds equal those without
+    ``enough``); the own row is never skipped (it keeps the tight bound ≤ A); and the box
+    bounds of skipped rows still enclose sampled values."""
+    net, X, _, delta, layer = _grid_memorizer("memorizer-l2", N=20, d=6, seed=1)
+    need_lo, need_hi = settling_bounds(net, layer)
+    rows = np.arange(X.shape[0])
+    assert np.all(np.isfinite(need_lo[rows])) and np.all(np.isinf(need_hi[rows]))
+    ball = LpBall(X[:1], delta, 2)
+    lo_s, hi_s = separable_bounds(net, ball, layer, rows, enough=(need_lo, need_hi))
+    lo_f, hi_f = separable_bounds(net, ball, layer, rows)
+    skipped = (lo_s[0] != lo_f[0]) | (hi_s[0] != hi_f[0])
+    assert skipped.any() and not skipped[0]
+    assert np.all(lo_s[0][skipped] >= need_lo[skipped])  # their plateau units are off
+    assert np.all(lo_s[0] <= lo_f[0]) and np.all(hi_s[0] >= hi_f[0])  # never tighter
+    Z = net.pre_activations(ball.sample(np.random.default_rng(4), 300)[0])[layer]
+    assert np.all(lo_s[0] - 1e-12 <= Z) and np.all(hi_s[0] + 1e-12 >= Z)
+    # nothing is settled by (+inf, -inf); everything by (-inf, +inf) (box bounds only)
+    k = net.layers[layer].out_dim
+    never = separable_bounds(net, ball, layer, rows, enough=(np.full(k, np.inf), -np.inf))
+    for a, b in zip(never, (lo_f, hi_f)):
+        np.testing.assert_array_equal(a, b)
+    box = separable_bounds(net, ball, layer, rows, enough=(-np.inf, np.inf))
+    assert np.all(box[0] <= lo_f) and np.all(box[1] >= hi_f)
+    assert np.any(box[1][0] > hi_f[0])  # the box bound is looser than the Lagrangian
