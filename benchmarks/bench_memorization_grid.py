@@ -98,7 +98,11 @@ GIVE_UP_AFTER = 3
 #: 13: merge-aware interval bounds (verify/_merge.py: max/min/abs gadgets read exactly as
 #:    groups, rows over one-coordinate groups bounded around the centre by Hölder) after the
 #:    look-back pass and after each separable pass; credited as ``merge intervals``.
-GENERIC_VERSION = 13
+#: 14: separable bounds bound each class of identical 1-D gadgets once (verify/
+#:    _shared_pairs.py: exact unit signatures; the digits' 17 grey levels leave ≤ 17 classes
+#:    per coordinate of N pairs) and skip the λ search of rows whose box bound already
+#:    switches off every unit reading them (verify/_lookback.py, ``settling_bounds``).
+GENERIC_VERSION = 14
 ATTACK = {"steps": 60, "restarts": 3}
 #: Projection-attack candidates with a float margin above this are certainly not witnesses
 #: (the float error of a forward pass here is < 1e-9); only the others are re-checked.
