@@ -9,10 +9,12 @@ pre-activation function of the input ``x``:
 * layer ``l ≥ 1``: its bias and the multiset of (signature of the unit read, weight).
 
 Keys are compared exactly (float64 bit patterns, so ``-0.0`` and ``0.0`` differ, which only
-forgoes a merge). By induction on ``l`` equal keys give equal functions: the same bias plus
-the same multiset of weighted copies of equal functions, whose sum in real arithmetic does not
-depend on the order. Rows with more than ``SIGNATURE_MAX_FANIN`` entries get a signature of
-their own (no key is built for them), which is always allowed.
+forgoes a merge): they are grouped by a 64-bit hash, and a key that differs from the first
+key of its hash group gets a signature of its own. By induction on ``l`` equal keys give
+equal functions: the same bias plus the same multiset of weighted copies of equal functions,
+whose sum in real arithmetic does not depend on the order. Rows with more than
+``SIGNATURE_MAX_FANIN`` entries get a signature of their own (no key is built for them),
+which is always allowed.
 
 **Pair classes.** A separable row ``t`` of layer ``m`` is ``κ_t + Σ_j g_{t,j}(x_j)`` with
 ``g_{t,j} = Σ_{u labelled j} W_{tu} σ(z_u)`` (:mod:`._separable`). Two pairs ``(t, j)`` and
@@ -74,12 +76,26 @@ def _class_ids(
     key[owner[keep], base + 2 * rank[keep] + 1] = b[keep]
     ids = np.empty(n, dtype=np.int64)
     sel = np.flatnonzero(small)
-    _, first, inverse = np.unique(key[sel], axis=0, return_index=True, return_inverse=True)
-    ids[sel] = inverse.reshape(-1)
-    big = np.flatnonzero(~small)
-    ids[big] = first.size + np.arange(big.size)
-    reps = np.concatenate([sel[first], big])
+    # group by a 64-bit hash of the key (fast), then keep in a group only the keys equal to
+    # its first one: a collision only costs a merge, never merges different keys
+    _, first, inverse = np.unique(_row_hash(key[sel]), return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    equal = np.all(key[sel] == key[sel[first[inverse]]], axis=1)
+    ids[sel[equal]] = inverse[equal]
+    alone = np.concatenate([sel[~equal], np.flatnonzero(~small)])
+    ids[alone] = first.size + np.arange(alone.size)
+    reps = np.concatenate([sel[first], alone])
     return ids, reps
+
+
+def _row_hash(key: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per row of an int64 matrix (multiply-xorshift over the columns)."""
+    h = np.full(key.shape[0], 0x9E3779B97F4A7C15, dtype=np.uint64)
+    for col in key.T:
+        h ^= np.ascontiguousarray(col).view(np.uint64)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(31)
+    return h
 
 
 def unit_signatures(net: ReLUNet, layers: int) -> list[np.ndarray]:
@@ -87,8 +103,9 @@ def unit_signatures(net: ReLUNet, layers: int) -> list[np.ndarray]:
 
     >>> net = ReLUNet.from_layers([([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]], [0.5, 0.5, -1.0]),
     ...                            ([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]], [0.0, 0.0])])
-    >>> [s.tolist() for s in unit_signatures(net, 2)]   # units 0 and 1 are twins, so are 0' and 1'
-    [[1, 1, 0], [0, 0]]
+    >>> s0, s1 = unit_signatures(net, 2)    # units 0 and 1 are twins, so are 0' and 1'
+    >>> bool(s0[0] == s0[1] != s0[2]), bool(s1[0] == s1[1])
+    (True, True)
     """
     have = _SIGNATURES.setdefault(net, [])
     prev = have[-1] if have else np.arange(net.in_dim, dtype=np.int64)
