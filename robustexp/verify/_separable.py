@@ -1000,13 +1000,26 @@ def separable_bounds(
     if todo.size == 0:
         return lower, upper
     if enough is not None:
-        enough = tuple(np.broadcast_to(np.asarray(e, dtype=np.float64), (k,)) for e in enough)
+        enough = _check_enough(enough, k)
     lo_u, hi_u = _bound_rows(net, ball, m, todo, coarse, enough)
     where = np.searchsorted(todo, rows_a)
     hit = sep[rows_a]
     lower[:, hit] = lo_u[:, where[hit]]
     upper[:, hit] = hi_u[:, where[hit]]
     return lower, upper
+
+
+def _check_enough(enough: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``enough`` as two float arrays of length k (scalars broadcast), or a clear error."""
+    try:
+        lo, hi = (np.broadcast_to(np.asarray(e, dtype=np.float64), (k,)) for e in enough)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"enough must be a pair of arrays of length {k} (or scalars); got {enough!r}"
+        ) from exc
+    if np.isnan(lo).any() or np.isnan(hi).any():
+        raise InvalidInputError("enough contains NaN")
+    return lo, hi
 
 
 def _bound_rows(

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from robustexp._errors import InvalidInputError
 from robustexp.constructions import CONSTRUCTIONS
 from robustexp.data import separation
 from robustexp.network import ReLUNet
@@ -176,3 +177,14 @@ def test_settled_rows_keep_box_bounds_that_settle_their_consumers() -> None:
     box = separable_bounds(net, ball, layer, rows, enough=(-np.inf, np.inf))
     assert np.all(box[0] <= lo_f) and np.all(box[1] >= hi_f)
     assert np.any(box[1][0] > hi_f[0])  # the box bound is looser than the Lagrangian
+
+
+def test_enough_is_validated() -> None:
+    """Catches a malformed ``enough`` silently ignored or broadcast wrongly: a wrong length,
+    a single array and NaN are clear errors."""
+    net, X, _, delta, layer = _grid_memorizer("memorizer-l2")
+    ball = LpBall(X[:1], delta, 2)
+    rows = np.arange(3)
+    for bad in ((np.zeros(2), np.zeros(2)), np.zeros(3), (np.nan, 1.0)):
+        with pytest.raises(InvalidInputError, match="enough"):
+            separable_bounds(net, ball, layer, rows, enough=bad)
