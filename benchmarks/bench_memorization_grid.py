@@ -102,7 +102,10 @@ GIVE_UP_AFTER = 3
 #:    _shared_pairs.py: exact unit signatures; the digits' 17 grey levels leave ≤ 17 classes
 #:    per coordinate of N pairs) and skip the λ search of rows whose box bound already
 #:    switches off every unit reading them (verify/_lookback.py, ``settling_bounds``).
-GENERIC_VERSION = 14
+#: 15: the coarse separable pass tries a fixed grid of λ for all rows when classes are
+#:    shared (each 1-D maximum once per class and λ); the look-back pass after a separable
+#:    pass starts at the first separable layer; front CROWN only before the full pass.
+GENERIC_VERSION = 15
 ATTACK = {"steps": 60, "restarts": 3}
 #: Projection-attack candidates with a float margin above this are certainly not witnesses
 #: (the float error of a forward pass here is < 1e-9); only the others are re-checked.

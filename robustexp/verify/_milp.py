@@ -177,23 +177,26 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
     not already prove the margin positive.
 
     For a ball of one point, cheap sparse passes first tighten the bounds and find the cone
-    of influence on the set (:func:`_relevant_units`; steps 2 and 4 only for nets of more than
-    ``CONE_BOUNDS_MIN_NEURONS`` hidden units):
+    of influence on the set (:func:`_relevant_units`; steps 3 and 4 and the coarse pass only
+    for nets of more than ``CONE_BOUNDS_MIN_NEURONS`` hidden units):
 
     1. IBP, tightened layer by layer by one step of back-substitution
        (:mod:`._lookback`: ``max(a, b) >= b`` where intervals only see ``>= a``), then, on a
        net with max/min gadgets above its first layer, merge-aware intervals
        (:mod:`._merge`: exact ranges of the gadgets over the bounds of their inputs; this
        alone proves nearest-margin nets over ℓ∞ and ℓ1 balls);
-    2. over an ℓ1/ℓ2 ball, if the cone keeps more than half the units, CROWN on the first
-       two layers (:mod:`._front`);
-    3. over an ℓ1/ℓ2 ball, the Lagrangian bounds of the *separable* rows in the cone
+    2. over an ℓ1/ℓ2 ball, the Lagrangian bounds of the *separable* rows in the cone
        (:mod:`._separable`: sums of per-coordinate gadgets such as distances, bounded over the
-       ball itself, where everything else sees its box), followed again by step 1 and by tail
-       CROWN (:mod:`._tail`); on a large net a coarse pass first, then targeted rounds
+       ball itself, where everything else sees its box), followed again by step 1 (from the
+       first layer with such rows: the layers below are unchanged) and by tail CROWN
+       (:mod:`._tail`); on a large net a coarse pass first, then targeted rounds
        (:func:`_refine_where_it_counts`: full bounds on the tail layer's rows that weigh most
        in the output's bound, a growing prefix of one ranking), and only when they do not
        prove the label the full pass on the rows still in the cone;
+    3. before that full pass, if the cone kept more than half the units after step 1, CROWN
+       on the first two layers (:mod:`._front`), and step 1 then starts from layer 0 (on
+       the digits ℓ2 memorizer and nearest-margin nets the coarse pass proves most points
+       without it, and its ~1 s plus the look-back pass it forces were a third of a query);
     4. a large net with sparse (CSR) layers goes straight to CROWN on its cone with sparse
        backward coefficients (below); otherwise, if the cone still keeps more than half the
        units, CROWN on the connected components of the hidden units (:mod:`._components`).
@@ -235,19 +238,24 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
             return _labelled(b, "merge")
     relevant = _relevant_units(net, [u[0] for u in b.upper])
     kept = sum(int(r.sum()) for r in relevant)
-    if big and kept > net.hidden_neurons // 2 and net.depth >= 3 and not math.isinf(ball.p):
-        from robustexp.verify._front import front_crown_bounds
-
-        b = front_crown_bounds(net, ball, b)
-        relevant = _relevant_units(net, [u[0] for u in b.upper])
+    front = big and kept > net.hidden_neurons // 2 and net.depth >= 3
     if not math.isinf(ball.p):
         # the relevant units of each layer, and the rows of the output layer; on a large net
         # a coarse pass first, so that the full one bounds only the rows it leaves alive
         for coarse in (True, False) if big else (False,):
+            start = _first_separable_layer(net, relevant)  # nothing below has changed
+            if front and not coarse:
+                from robustexp.verify._front import front_crown_bounds
+
+                b, front, start = front_crown_bounds(net, ball, b), False, 0
+                relevant = _relevant_units(net, [u[0] for u in b.upper])
             rows = [*relevant, np.ones(net.out_dim, dtype=bool)]
             if not coarse and targeted is not None:
                 rows[targeted[0]] = rows[targeted[0]] & ~targeted[1]
-            b = _with_twins(net, lookback_bounds(net, ball, b, separable_rows=rows, coarse=coarse))
+            b = _with_twins(
+                net,
+                lookback_bounds(net, ball, b, separable_rows=rows, coarse=coarse, start=start),
+            )
             if _proves(b, y):
                 return b
             if merges:
@@ -280,6 +288,19 @@ def default_bounds(net: ReLUNet, ball: Any, y: int | None = None) -> Any:
         return _with_twins(net, _crown_plain_first(net, ball, b, y))
     except ResourceLimitError:
         return b
+
+
+def _first_separable_layer(net: ReLUNet, relevant: list[np.ndarray]) -> int:
+    """The first layer with relevant rows that the separable pass bounds (separable sums over
+    two or more coordinates), or ``net.depth - 1`` (the output layer's rows) if none: the
+    look-back pass after a separable pass starts there, the layers below being unchanged."""
+    from robustexp.verify._separable import MIXED, _labels, separable_rows
+
+    labels = _labels(net)
+    for m in range(1, net.depth - 1):
+        if (relevant[m] & (labels[m] == MIXED) & separable_rows(net, m)).any():
+            return m
+    return net.depth - 1
 
 
 #: Rows of the tail layer that the first targeted round refines, and the factor by which

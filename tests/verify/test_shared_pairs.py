@@ -188,3 +188,30 @@ def test_enough_is_validated() -> None:
     for bad in ((np.zeros(2), np.zeros(2)), np.zeros(3), (np.nan, 1.0)):
         with pytest.raises(InvalidInputError, match="enough"):
             separable_bounds(net, ball, layer, rows, enough=bad)
+
+
+def test_coarse_lambda_grid_is_sound_and_close_to_the_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Catches a wrong grid dual (a λ r^p term missing or a class maximum given to the wrong
+    pair): on grid data with few classes the coarse pass takes the λ grid (checked: the
+    per-row search is never called); its bounds enclose sampled values, and are within 2 %
+    of the coarse per-row search's (relative to the distance's range) on every row."""
+    net, X, _, delta, layer = _grid_memorizer("memorizer-l2", N=60, d=4, seed=2)
+    ball = LpBall(X[[0, 5]], delta, 2)
+    rows = np.arange(X.shape[0])
+    calls = []
+    search = S._choose_lambda
+    monkeypatch.setattr(S, "_choose_lambda", lambda *a, **k: calls.append(1) or search(*a, **k))
+    g_lo, g_hi = separable_bounds(net, ball, layer, rows, coarse=True)
+    assert not calls
+    monkeypatch.setattr(S, "COARSE_GRID_RATIO", 0)  # the per-row search
+    s_lo, s_hi = separable_bounds(net, ball, layer, rows, coarse=True)
+    assert calls
+    pts = ball.sample(np.random.default_rng(5), 200)
+    for i in range(ball.n):
+        Z = net.pre_activations(pts[i])[layer]
+        assert np.all(g_lo[i] - 1e-12 <= Z) and np.all(g_hi[i] + 1e-12 >= Z)
+    scale = s_hi - s_lo
+    assert np.all(np.abs(g_lo - s_lo) <= 0.02 * scale + 1e-12)
+    assert np.all(np.abs(g_hi - s_hi) <= 0.02 * scale + 1e-12)
