@@ -253,14 +253,20 @@ def _cached_cone(net: ReLUNet, layer: int, rows: np.ndarray) -> _Cone:
     cone = cache.cones.get(key)
     if cone is None:
         cone = _build_cone(net, layer, rows, _cached_patterns(net, layer))
-        if cache.units + cone.units > CONE_CACHE_UNITS:
-            cache.cones.clear()
-            cache.sizes.clear()
-            cache.classes.clear()
-            cache.units = 0
-        cache.cones[key] = cone
-        cache.units += cone.units
+        _cache_store(cache, key, cone, cone.units)
     return cone
+
+
+def _cache_store(cache: _ConeCache, key: tuple, value: Any, units: int) -> None:
+    """Keep ``value`` (a cone of ``units`` units) under ``key``; a cache that would exceed
+    ``CONE_CACHE_UNITS`` restarts empty first."""
+    if cache.units + units > CONE_CACHE_UNITS:
+        cache.cones.clear()
+        cache.sizes.clear()
+        cache.classes.clear()
+        cache.units = 0
+    cache.cones[key] = value
+    cache.units += units
 
 
 def separable_rows(net: ReLUNet, layer: int) -> np.ndarray:
@@ -795,10 +801,6 @@ class _Work:
     def R(self) -> int:
         return int(self.kappa_at.size)
 
-    @property
-    def units(self) -> int:
-        return self.cone.units
-
     @staticmethod
     def unshared(cone: _Cone) -> _Work:
         """Every pair its own class: the cone's own rows."""
@@ -1193,13 +1195,7 @@ def _cached_shared_work(net: ReLUNet, layer: int, rows: np.ndarray, start: int, 
             local.reshape(-1),
             2 * n_classes + np.arange(Rc),
         )
-        if cache.units + cone.units > CONE_CACHE_UNITS:
-            cache.cones.clear()
-            cache.sizes.clear()
-            cache.classes.clear()
-            cache.units = 0
-        cache.cones[key] = work
-        cache.units += cone.units
+        _cache_store(cache, key, work, cone.units)
     return work
 
 
