@@ -68,6 +68,10 @@ RETRY_UNKNOWN = False
 #: ``--reverse``: the complete queries run in the reverse of the seeded order, so that a
 #: second process can share a cell (verdicts are merged at every save).
 REVERSE_ORDER = False
+#: ``--queries-only``: run only the complete queries of the selected unfinished cells into
+#: their progress files, without writing cell results (no attacks): an extra process sharing
+#: a cell whose first run (which writes the cell) is still going, e.g. in its attacks.
+QUERIES_ONLY = False
 #: A cell stops its complete queries when the first this-many all end unknown (at the
 #: per-query limit); otherwise it runs until its budget, and the next run continues it.
 GIVE_UP_AFTER = 3
@@ -480,6 +484,25 @@ def _cell(
     return out
 
 
+def _queries_only(c: Any, X: np.ndarray, y: np.ndarray, path: Path, progress: Path) -> None:
+    """``--queries-only``: the complete queries of one unfinished cell into ``progress``,
+    at the cell's claimed radius (from its result file, else computed as :func:`_cell`
+    does); prints the generic summary, writes no cell result."""
+    from robustexp.data import separation
+    from robustexp.verify import BallSpec
+
+    if path.exists():
+        delta = read_json(path)["claimed_radius"]
+    else:
+        delta = _claimed(c, separation(X, y, c.p).distance_sq / 4)
+    g = _generic(c.build(X, y, delta), X, y, BallSpec(delta, c.p), VERIFY_BUDGET, progress)
+    print(
+        f"{c.name:22s} queries only: generic={g['certified_fraction']:.3f} "
+        f"tried={g['tried_after_ibp']}/{g['left_after_ibp']} complete={g['complete']}",
+        flush=True,
+    )
+
+
 def _cell_name(inst: dict[str, Any], name: str) -> str:
     return f"{inst['kind']}-N{inst['N']}-d{inst['d']}-{name}"
 
@@ -534,6 +557,7 @@ def main(
                 if c.p == p and (not constructions or c.name in constructions)
             ]
             paths = {c.name: cells_dir / f"{_cell_name(inst, c.name)}.json" for c in cons}
+            refresh = refresh or QUERIES_ONLY
             pending = [
                 c for c in cons if not paths[c.name].exists() or _stale(paths[c.name], refresh)
             ]
@@ -541,6 +565,10 @@ def main(
             for c in cons:
                 path = paths[c.name]
                 progress = cells_dir / "progress" / path.name
+                if QUERIES_ONLY:
+                    if c in pending:
+                        _queries_only(c, data[0], data[1], path, progress)  # type: ignore[index]
+                    continue
                 if _stale(path, refresh):
                     X, y, _meta = data  # type: ignore[misc]
                     row = _refresh_generic(read_json(path), c, X, y, progress)
@@ -632,7 +660,13 @@ if __name__ == "__main__":
         action="store_true",
         help="query in the reverse order (a second process sharing a cell)",
     )
+    ap.add_argument(
+        "--queries-only",
+        action="store_true",
+        help="only the complete queries of unfinished cells, into their progress files",
+    )
     ns = ap.parse_args()
+    QUERIES_ONLY = ns.queries_only
     RETRY_UNKNOWN = ns.retry_unknown
     REVERSE_ORDER = ns.reverse
     MILP_LIMIT = ns.milp_limit

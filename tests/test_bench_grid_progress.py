@@ -103,3 +103,31 @@ def test_the_merge_stage_certifies_nearest_margin_points_and_nothing_else() -> N
         assert stage["proved"] == len(todo) and len(verdicts) == len(todo)
         assert all(v == ["certified", "merge intervals"] for v in verdicts.values())
         assert np.all(net(inst.X)[:, 0] * inst.y > 0)
+
+
+def test_queries_only_fills_the_progress_file_and_writes_no_cell(tmp_path: Path) -> None:
+    """``--queries-only`` (an extra process while the cell's first run is in its attacks):
+    the queries of an unfinished cell go into its progress file at the claimed radius that
+    ``_cell`` would use (or the one in the cell's result file), and no cell result is
+    written."""
+    from robustexp.constructions import CONSTRUCTIONS
+    from robustexp.data import separation
+
+    grid = _grid()
+    grid.VERIFY_BUDGET = 60.0
+    c = CONSTRUCTIONS["memorizer-l2"]
+    inst = c.example(12, 3, seed=1)
+    path, progress = tmp_path / "cell.json", tmp_path / "progress" / "cell.json"
+    grid._queries_only(c, inst.X, inst.y, path, progress)
+    assert not path.exists()
+    done = read_json(progress)
+    delta = grid._claimed(c, separation(inst.X, inst.y, c.p).distance_sq / 4)
+    assert done["key"]["radius"] == delta
+    left = done["ibp"]["left"]
+    assert left  # IBP alone does not certify this ℓ2 instance: queries ran
+    assert set(done["verdicts"]) == {str(i) for i in left}
+    assert all(v[0] == "certified" for v in done["verdicts"].values())
+    # with a cell result present, its claimed radius is used (a new key: a fresh progress)
+    write_json_atomic(path, {"claimed_radius": delta / 2})
+    grid._queries_only(c, inst.X, inst.y, path, progress)
+    assert read_json(progress)["key"]["radius"] == delta / 2
