@@ -109,7 +109,10 @@ GIVE_UP_AFTER = 3
 #: 15: the coarse separable pass tries a fixed grid of λ for all rows when classes are
 #:    shared (each 1-D maximum once per class and λ); the look-back pass after a separable
 #:    pass starts at the first separable layer; front CROWN only before the full pass.
-GENERIC_VERSION = 15
+#: 16: the coarse λ grid keeps a row's grid bound only where a convexity bound on what the
+#:    best λ could gain is small (``_grid_gap``); the other rows (the own distance, whose dual
+#:    is V-shaped at λ = 1) get the per-row search.
+GENERIC_VERSION = 16
 ATTACK = {"steps": 60, "restarts": 3}
 #: Projection-attack candidates with a float margin above this are certainly not witnesses
 #: (the float error of a forward pass here is < 1e-9); only the others are re-checked.

@@ -149,6 +149,10 @@ COARSE_BISECTIONS = 12
 #: COARSE_GRID_RATIO · P`` (Q classes, P pairs; a search costs ~20 evaluations per pair).
 COARSE_LAMBDAS = 2.0 ** np.arange(-20.0, 20.25, 0.5)
 COARSE_GRID_RATIO = 20
+#: A row keeps its grid bound when the grid's gap bound (:func:`_grid_gap`) is at most this
+#: fraction of the bound's size (plus ``_GAP_FLOOR``); otherwise it gets the per-row search.
+COARSE_GRID_SLACK = 0.1
+_GAP_FLOOR = 1e-12
 _GRID_BLOCK_ELEMENTS = 2_000_000
 #: Relaxation heights below this fraction of the pre-activation's size are rounding noise.
 _NOISE = 1e-12
@@ -896,11 +900,12 @@ def _bound_chunk(
     if enough is not None:
         settled = np.all(best[1.0] <= enough[1][:, None], axis=1)
         todo = ~(settled & np.all(best[-1.0] <= -enough[0][:, None], axis=1))
-    if np.isinf(p) or not todo.any():
-        pass
+    if np.isinf(p):
+        todo[:] = False
     elif coarse and Q * COARSE_LAMBDAS.size <= COARSE_GRID_RATIO * int(todo[pair_row].sum()):
-        _grid_duals(best, (Ap, Bp, Ep), (tl, th, mu, c), kappa, Rp_up, cls, pair_row, todo, p)
-    else:
+        geo_q = (tl, th, mu, c)
+        todo &= _grid_duals(best, (Ap, Bp, Ep), geo_q, kappa, Rp_up, cls, pair_row, todo, p)
+    if todo.any():
         pairs = todo[pair_row]
         sub_row = np.cumsum(todo)[pair_row[pairs]] - 1
         sub_seg = _segments(sub_row, int(todo.sum()))
@@ -1084,13 +1089,18 @@ def _grid_duals(
     pair_row: np.ndarray,
     todo: np.ndarray,
     p: float,
-) -> None:
+) -> np.ndarray:
     """The coarse pass over shared classes: the dual of every row in ``todo`` at each λ of
     ``COARSE_LAMBDAS`` (the same λ for every row, so each 1-D maximum is computed once per
-    class), the best kept in ``best`` (in place). Sound at every λ ≥ 0; the grid's spacing
-    (a factor √2: some λ is within 2^{±1/4} of the optimum λ*) loses little: the minimum of
-    ``‖x − a‖²`` over ``‖x − c‖ ≤ r`` has the dual ``λ D²/(1 + λ) − λ r²`` (``D = ‖c − a‖``),
-    at ``D = 10r`` 81 r² at λ* = 9 and ≥ 80.7 r² within 2^{±1/4} of it."""
+    class), the best kept in ``best`` (in place). Sound at every λ ≥ 0.
+
+    Returns the rows (R,) where the grid may be far from the best λ (:func:`_grid_gap`
+    above ``COARSE_GRID_SLACK`` of the value): they get the per-row search. For a smooth
+    dual the grid loses little: the minimum of ``‖x − a‖²`` over ``‖x − c‖ ≤ r`` has the dual
+    ``λ D²/(1 + λ) − λ r²`` (``D = ‖c − a‖``), at ``D = 10r`` 81 r² at λ* = 9 and ≥ 80.7 r²
+    within 2^{±1/4} of it (some grid value is). A V-shaped dual — the own distance
+    ``‖x − c‖²``, flat beyond λ = 1 and steep below — can lose up to the grid's factor √2 in
+    ``λ r²``; its gap bound flags it."""
     Ap, Bp, Ep = forms
     tl, th, mu, c = geo
     pairs = todo[pair_row]
@@ -1100,14 +1110,54 @@ def _grid_duals(
     # blocks of λ values: (Q, n, block, K) arrays of at most _GRID_BLOCK_ELEMENTS
     block = max(1, _GRID_BLOCK_ELEMENTS // max(Ap.size, 1))
     ext = [X[:, :, None, :] for X in (Ap, Bp, Ep, tl, th, mu)]
-    for first in range(0, COARSE_LAMBDAS.size, block):
-        lam = COARSE_LAMBDAS[first : first + block]
-        lamR = np.maximum(mul_up(Rp_up[:, None], lam[None, :]), 0.0)[None]  # (1, n, block)
-        for sign in (1.0, -1.0):
+    unsure = np.zeros(todo.size, dtype=bool)
+    for sign in (1.0, -1.0):
+        duals = []
+        for first in range(0, COARSE_LAMBDAS.size, block):
+            lam = COARSE_LAMBDAS[first : first + block]
+            lamR = np.maximum(mul_up(Rp_up[:, None], lam[None, :]), 0.0)[None]  # (1, n, b)
             A, B = sign * ext[0], sign * ext[1]
             G = _sound_max(A, B, ext[2], *ext[3:], c[..., None, None], lam[:, None], p)
-            dual = _sound_sum(G.max(-1)[q], kappa[sign][todo][..., None], lamR, sub_seg)
-            best[sign][todo] = np.minimum(best[sign][todo], dual.min(-1))
+            duals.append(_sound_sum(G.max(-1)[q], kappa[sign][todo][..., None], lamR, sub_seg))
+        phi = np.concatenate(duals, axis=-1)  # (R_todo, n, G)
+        best[sign][todo] = np.minimum(best[sign][todo], phi.min(-1))
+        top = phi.min(-1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            far = ~(_grid_gap(phi) <= COARSE_GRID_SLACK * (np.abs(top) + _GAP_FLOOR))
+        unsure[np.flatnonzero(todo)[far.any(axis=1)]] = True
+    return unsure
+
+
+def _grid_gap(phi: np.ndarray) -> np.ndarray:
+    """An upper bound (..., ) on how much lower than its smallest grid value a convex
+    function with values ``phi`` (..., G) at ``COARSE_LAMBDAS`` can go (inf where the grid's
+    best point has fewer than two neighbours on a side): the minimum lies between the best
+    point's neighbours, and on each half of that interval the function is above the two
+    chords that end there, extended (convexity). Only a choice of work, in floats."""
+    G = phi.shape[-1]
+    x = COARSE_LAMBDAS
+    g = np.argmin(phi, axis=-1)
+    inner = (g >= 2) & (g <= G - 3)
+    gi = np.clip(g, 2, G - 3)[..., None]
+    f = [np.take_along_axis(phi, gi + k, axis=-1)[..., 0] for k in (-2, -1, 0, 1, 2)]
+    xs = [x[gi[..., 0] + k] for k in (-2, -1, 0, 1, 2)]
+
+    def line(i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        slope = (f[j] - f[i]) / (xs[j] - xs[i])
+        return slope, f[i] - slope * xs[i]
+
+    def floor(left: tuple, right: tuple, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        (s1, c1), (s2, c2) = left, right  # s1 <= s2 for a convex function
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cross = np.clip((c1 - c2) / (s2 - s1), lo, hi)
+        cross = np.where(np.isfinite(cross), cross, lo)
+        return np.maximum(s1 * cross + c1, s2 * cross + c2)
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        right = floor(line(1, 2), line(3, 4), xs[2], xs[3])
+        left = floor(line(0, 1), line(2, 3), xs[1], xs[2])
+        gap = f[2] - np.minimum(left, right)
+    return np.where(inner, gap, np.inf)
 
 
 def _chunks(

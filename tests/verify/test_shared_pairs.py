@@ -194,20 +194,26 @@ def test_coarse_lambda_grid_is_sound_and_close_to_the_search(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Catches a wrong grid dual (a λ r^p term missing or a class maximum given to the wrong
-    pair): on grid data with few classes the coarse pass takes the λ grid (checked: the
-    per-row search is never called); its bounds enclose sampled values, and are within 2 %
-    of the coarse per-row search's (relative to the distance's range) on every row."""
+    pair) and a grid kept where it is far from the best λ: on grid data with few classes the
+    coarse pass takes the λ grid, and the per-row search runs only on the rows the grid's gap
+    bound flags (the own rows at least: their dual is V-shaped at λ = 1); the bounds enclose
+    sampled values and are within 2 % of the per-row search's (relative to the distance's
+    range) on every row."""
     net, X, _, delta, layer = _grid_memorizer("memorizer-l2", N=60, d=4, seed=2)
     ball = LpBall(X[[0, 5]], delta, 2)
     rows = np.arange(X.shape[0])
-    calls = []
+    searched = []
     search = S._choose_lambda
-    monkeypatch.setattr(S, "_choose_lambda", lambda *a, **k: calls.append(1) or search(*a, **k))
+
+    def spy(forms, geo, Rp, seg, pair_row, p, bisections=S._BISECTIONS):
+        searched.append(seg[1].size)
+        return search(forms, geo, Rp, seg, pair_row, p, bisections)
+
+    monkeypatch.setattr(S, "_choose_lambda", spy)
     g_lo, g_hi = separable_bounds(net, ball, layer, rows, coarse=True)
-    assert not calls
-    monkeypatch.setattr(S, "COARSE_GRID_RATIO", 0)  # the per-row search
+    assert 0 < sum(searched) <= rows.size  # the flagged rows only (both signs: ≤ 2 calls)
+    monkeypatch.setattr(S, "COARSE_GRID_RATIO", 0)  # the per-row search everywhere
     s_lo, s_hi = separable_bounds(net, ball, layer, rows, coarse=True)
-    assert calls
     pts = ball.sample(np.random.default_rng(5), 200)
     for i in range(ball.n):
         Z = net.pre_activations(pts[i])[layer]
@@ -215,3 +221,27 @@ def test_coarse_lambda_grid_is_sound_and_close_to_the_search(
     scale = s_hi - s_lo
     assert np.all(np.abs(g_lo - s_lo) <= 0.02 * scale + 1e-12)
     assert np.all(np.abs(g_hi - s_hi) <= 0.02 * scale + 1e-12)
+    own = (np.arange(2), np.array([0, 5]))
+    assert np.all(g_hi[own] <= s_hi[own] + 1e-3 * scale[own])  # not the grid's √2 λ r²
+
+
+def test_grid_gap_bounds_the_minimum_of_convex_functions() -> None:
+    """Catches a gap bound that is not a bound (the heuristic would keep a grid value far
+    from the minimum): for convex functions sampled on the grid — smooth, V-shaped with the
+    kink between grid points, and piecewise linear — the true minimum is never below the
+    grid's best value minus the gap; an edge minimum gives inf."""
+    lam = S.COARSE_LAMBDAS
+    rng = np.random.default_rng(0)
+    fine = np.exp(np.linspace(np.log(lam[2]), np.log(lam[-3]), 20001))
+    for _ in range(50):
+        k = rng.uniform(np.log(lam[4]), np.log(lam[-5]))
+        kink, a, b = np.exp(k), rng.uniform(0.1, 50), rng.uniform(0.01, 5)
+        for f in (
+            lambda x, k=k, b=b: (np.log(x) - k) ** 2 + b,
+            lambda x, t=kink, a=a, b=b: np.where(x < t, a * (t - x), b * (x - t)) + 1.0,
+            lambda x, t=kink, a=a, b=b: np.maximum(np.maximum(a * (t - x), b * (x - t)), b / 2),
+        ):
+            gap = S._grid_gap(f(lam)[None])[0]
+            assert f(fine).min() >= f(lam).min() - gap - 1e-9 * (1 + abs(f(lam).min()))
+    edge = S._grid_gap((lam - lam[0] + 1.0)[None])[0]
+    assert np.isinf(edge)
