@@ -77,6 +77,16 @@ bumps) are separable. The plateau rows ``B − σ(ŝ_i)``, ``A − σ(ŝ_i)`` re
 ``{1..d}`` and are not; their bounds follow from those of ``ŝ_i`` by monotonicity (one interval
 step).
 
+**Shared classes, settled rows, the coarse grid.** Pairs that compute the same function
+on the same coordinate (:mod:`._shared_pairs`: exact unit signatures) form one *class*: the
+forms, pieces and refinement above are computed once per class, and only the λ search and
+the final sum are per row (bounds identical to the bit). The box bound (λ = 0) is computed
+first, once per class; a row whose box bounds already reach the caller's ``enough`` skips
+the λ search. In the coarse pass over shared classes every row tries the same grid of λ
+(``COARSE_LAMBDAS``, each 1-D maximum once per class and λ), and a row whose grid value a
+convexity bound cannot show close to the best λ (:func:`_grid_gap`) gets the per-row search.
+Each of these only chooses where to spend work: every value returned is a sound dual.
+
 Supports are computed once per net (cached in a ``WeakKeyDictionary``) in O(nnz) per layer:
 a unit's label is decided from the minimum and maximum coordinate labels of its inputs.
 """
