@@ -916,10 +916,7 @@ def _bound_chunk(
         geo_q = (tl, th, mu, c)
         todo &= _grid_duals(best, (Ap, Bp, Ep), geo_q, kappa, Rp_up, cls, pair_row, todo, p)
     if todo.any():
-        pairs = todo[pair_row]
-        sub_row = np.cumsum(todo)[pair_row[pairs]] - 1
-        sub_seg = _segments(sub_row, int(todo.sum()))
-        q = cls[pairs]
+        sub_row, sub_seg, q = _rows_subset(todo, pair_row, cls)
         geo = (tl[q], th[q], mu[q], c[q])
         for sign in signs:
             forms = (sign * Ap[q], sign * Bp[q], Ep[q])
@@ -1080,13 +1077,23 @@ def _bound_rows(
         else:
             work = _Work.unshared(_cached_cone(net, layer, rows[start:stop]))
         step = max(1, int(WORK_BUDGET_BYTES // max(units * (pieces + 2) * per_col, 1)))
+        part = None if enough is None else tuple(e[rows[start:stop]] for e in enough)
         for a in range(0, n, step):
             b = min(n, a + step)
-            part = None if enough is None else tuple(e[rows[start:stop]] for e in enough)
             lo_c, hi_c = _bound_chunk(work, ball[a:b], pieces, coarse, part)
             lower[a:b, start:stop] = lo_c
             upper[a:b, start:stop] = hi_c
     return lower, upper
+
+
+def _rows_subset(
+    todo: np.ndarray, pair_row: np.ndarray, cls: np.ndarray
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """For the rows ``todo`` (R,) bool: their pairs' row index among those rows, the segments
+    of those rows (:func:`_segments`) and their pairs' classes."""
+    pairs = todo[pair_row]
+    sub_row = np.cumsum(todo)[pair_row[pairs]] - 1
+    return sub_row, _segments(sub_row, int(todo.sum())), cls[pairs]
 
 
 def _grid_duals(
@@ -1113,10 +1120,7 @@ def _grid_duals(
     ``λ r²``; its gap bound flags it."""
     Ap, Bp, Ep = forms
     tl, th, mu, c = geo
-    pairs = todo[pair_row]
-    sub_row = np.cumsum(todo)[pair_row[pairs]] - 1
-    sub_seg = _segments(sub_row, int(todo.sum()))
-    q = cls[pairs]
+    _, sub_seg, q = _rows_subset(todo, pair_row, cls)
     # blocks of λ values: (Q, n, block, K) arrays of at most _GRID_BLOCK_ELEMENTS
     block = max(1, _GRID_BLOCK_ELEMENTS // max(Ap.size, 1))
     ext = [X[:, :, None, :] for X in (Ap, Bp, Ep, tl, th, mu)]
@@ -1130,8 +1134,8 @@ def _grid_duals(
             G = _sound_max(A, B, ext[2], *ext[3:], c[..., None, None], lam[:, None], p)
             duals.append(_sound_sum(G.max(-1)[q], kappa[sign][todo][..., None], lamR, sub_seg))
         phi = np.concatenate(duals, axis=-1)  # (R_todo, n, G)
-        best[sign][todo] = np.minimum(best[sign][todo], phi.min(-1))
         top = phi.min(-1)
+        best[sign][todo] = np.minimum(best[sign][todo], top)
         with np.errstate(invalid="ignore", over="ignore"):
             far = ~(_grid_gap(phi) <= COARSE_GRID_SLACK * (np.abs(top) + _GAP_FLOOR))
         unsure[np.flatnonzero(todo)[far.any(axis=1)]] = True
