@@ -112,7 +112,11 @@ GIVE_UP_AFTER = 3
 #: 16: the coarse λ grid keeps a row's grid bound only where a convexity bound on what the
 #:    best λ could gain is small (``_grid_gap``); the other rows (the own distance, whose dual
 #:    is V-shaped at λ = 1) get the per-row search.
-GENERIC_VERSION = 16
+#: 17: separable bounds over shared classes compute each class's forms once per query,
+#:    chunked by classes and refined with the tolerances of every row using the class; only
+#:    the λ stage is chunked by rows (before, every chunk of rows recomputed the classes it
+#:    used: a hard nearest-margin ℓ2 digits point went from 102 s to 41 s).
+GENERIC_VERSION = 17
 ATTACK = {"steps": 60, "restarts": 3}
 #: Projection-attack candidates with a float margin above this are certainly not witnesses
 #: (the float error of a forward pass here is < 1e-9); only the others are re-checked.

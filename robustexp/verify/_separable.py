@@ -230,7 +230,7 @@ class _ConeCache:
 
     patterns: dict[int, list[sp.csr_array]]
     sizes: dict[tuple[int, bytes], np.ndarray]
-    cones: dict[tuple, Any]  # _Cone by (layer, rows), _Work by (layer, rows, "shared")
+    cones: dict[tuple, Any]  # _Cone by (layer, rows); _ClassRun, κ forms by (layer, rows, tag)
     classes: dict[tuple[int, bytes], tuple[PairClasses, np.ndarray]]
     units: int = 0
 
@@ -821,6 +821,35 @@ class _Work:
         return _Work(cone, cone.pair_row, np.arange(cone.P), cone.P + np.arange(cone.R))
 
 
+def _ball_geometry(
+    ball: LpBall,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(ok, box_lo, box_hi, center, Rp, Rp_up)``: the sets of ``ball`` that get bounds (not
+    ``ok``: an empty outer box, vacuous, or one beyond the float range, no finite bound), and
+    for those their outer box, centre and ``r^p`` rounded to nearest and up (0 for p = ∞)."""
+    box_lo, box_hi = ball.box()
+    with np.errstate(over="ignore", invalid="ignore"):
+        huge = ~np.all(np.isfinite(box_hi - box_lo), axis=1)
+    ok = ~(np.any(box_lo > box_hi, axis=1) | huge)
+    radius = ball.radius[ok]
+    if ball.p == 2.0:
+        Rp, Rp_up = radius * radius, mul_up(radius, radius)
+    elif ball.p == 1.0:
+        Rp, Rp_up = radius.copy(), radius.copy()
+    else:
+        Rp, Rp_up = np.zeros(radius.size), np.zeros(radius.size)
+    return ok, box_lo[ok], box_hi[ok], ball.center[ok], Rp, Rp_up
+
+
+def _pieces(T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The sub-intervals ``[tl, th]`` of the cuts T (..., K + 1), their centres μ and a sound
+    half-width ρ ≥ max(th − μ, μ − tl)."""
+    tl, th = T[..., :-1], T[..., 1:]
+    mu = np.clip(0.5 * (tl + th), tl, th)
+    rho = np.maximum(np.maximum(sub_up(th, mu), sub_up(mu, tl)), 0.0)
+    return tl, th, mu, rho
+
+
 def _bound_chunk(
     work: _Work,
     ball: LpBall,
@@ -829,49 +858,29 @@ def _bound_chunk(
     enough: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sound (lower, upper), each (n, R), for the rows of ``work`` over every set of ``ball``
-    (``coarse``: ``COARSE_BISECTIONS`` steps on λ).
+    (``coarse``: ``COARSE_BISECTIONS`` steps on λ), computing the forms of its cone.
 
     The forms, pieces and refinement belong to the Q classes (a class's pairs share their
-    function and coordinate, hence their coordinate interval over one set); the λ search and
-    the sound dual are per row, over its pairs' class forms. Each bound is the better of the
-    dual at the λ found and at λ = 0 (the box bound, computed once per class). ``enough``
-    ((R,) lower, (R,) upper): a row whose box bounds already reach it on every set (upper
-    ``<= enough[1]`` and lower ``>= enough[0]``) keeps them and skips the λ search."""
+    function and coordinate, hence their coordinate interval over one set); the λ stage is
+    :func:`_dual_bounds`."""
     cone, cls, pair_row = work.cone, work.pair_class, work.pair_row
     n, Q, R = ball.n, cone.P, work.R
-    p = ball.p
-    box_lo, box_hi = ball.box()
-    # an empty outer box (vacuous), or one beyond the float range (no finite bound)
-    with np.errstate(over="ignore", invalid="ignore"):
-        huge = ~np.all(np.isfinite(box_hi - box_lo), axis=1)
-    empty = np.any(box_lo > box_hi, axis=1) | huge
     lower = np.full((n, R), -np.inf)
     upper = np.full((n, R), np.inf)
-    ok = ~empty
+    ok, box_lo, box_hi, center, Rp, Rp_up = _ball_geometry(ball)
     if not ok.any():
         return lower, upper
-    box_lo, box_hi, center = box_lo[ok], box_hi[ok], ball.center[ok]
-    radius = ball.radius[ok]
     nn = int(ok.sum())
     qc = cone.pair_coord
     lo = box_lo[:, qc].T  # (Q, nn)
     hi = box_hi[:, qc].T
     c = center[:, qc].T
     seg = _segments(pair_row, R)
-    if p == 2.0:
-        Rp, Rp_up = radius * radius, mul_up(radius, radius)
-    elif p == 1.0:
-        Rp, Rp_up = radius.copy(), radius.copy()
-    else:
-        Rp, Rp_up = np.zeros(nn), np.zeros(nn)
     T = _grid(lo, hi, c, min(INITIAL_PIECES, max_pieces))
     npairs = np.maximum(seg[1], 1)[pair_row][:, None]  # (P, 1)
     for rnd in range(REFINE_ROUNDS + 1):
-        tl, th = T[..., :-1], T[..., 1:]
+        tl, th, mu, rho = _pieces(T)
         K = tl.shape[-1]
-        mu = 0.5 * (tl + th)
-        mu = np.clip(mu, tl, th)
-        rho = np.maximum(np.maximum(sub_up(th, mu), sub_up(mu, tl)), 0.0)
         last = rnd == REFINE_ROUNDS or max_pieces <= K
         A, B, E, cut = _forward(cone, mu.reshape(Q, nn * K), rho.reshape(Q, nn * K), not last)
         cut = cut.reshape(Q, nn, K)
@@ -891,6 +900,50 @@ def _bound_chunk(
     # κ_t: the constant rows (identical in every column)
     kB = B[work.kappa_at].reshape(R, nn, K)[..., 0]
     kE = E[work.kappa_at].reshape(R, nn, K)[..., 0]
+    best_up, best_down = _dual_bounds(
+        (Ap, Bp, Ep),
+        (tl, th, mu, c),
+        (kB, kE),
+        cls,
+        pair_row,
+        (Rp, Rp_up),
+        ball.p,
+        coarse,
+        enough,
+    )
+    upper[ok] = best_up.T
+    lower[ok] = -best_down.T
+    return lower, upper
+
+
+def _dual_bounds(
+    forms: tuple[np.ndarray, np.ndarray, np.ndarray],
+    geo: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    kappa_forms: tuple[np.ndarray, np.ndarray],
+    cls: np.ndarray,
+    pair_row: np.ndarray,
+    radius_p: tuple[np.ndarray, np.ndarray],
+    p: float,
+    coarse: bool,
+    enough: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The λ stage: sound ``(max z_t, max −z_t)``, each (R, nn), of R rows from the forms
+    ``(A, B, E)`` (Q, nn, K) of their Q classes on the pieces ``geo = (tl, th, μ, c)``
+    ((Q, nn, K) and the centres (Q, nn)), the forms ``(B, E)`` (R, nn) of their constants
+    κ_t, the classes ``cls`` of their pairs (sorted by row ``pair_row``) and
+    ``radius_p = (r^p, r^p rounded up)`` (nn,).
+
+    Each bound is the better of the dual at the λ found and at λ = 0 (the box bound, one
+    maximum per class). ``enough`` ((R,) lower, (R,) upper): a row whose box bounds already
+    reach it on every set (upper ``<= enough[1]`` and lower ``>= enough[0]``) keeps them and
+    skips the λ search (``coarse``: the λ grid or ``COARSE_BISECTIONS`` steps)."""
+    Ap, Bp, Ep = forms
+    tl, th, mu, c = geo
+    kB, kE = kappa_forms
+    Rp, Rp_up = radius_p
+    R, nn = kB.shape
+    Q = Ap.shape[0]
+    seg = _segments(pair_row, R)
     zero = np.zeros((Q, nn, 1))
     bisections = COARSE_BISECTIONS if coarse else _BISECTIONS
     signs = (1.0, -1.0)
@@ -917,15 +970,15 @@ def _bound_chunk(
         todo &= _grid_duals(best, (Ap, Bp, Ep), geo_q, kappa, Rp_up, cls, pair_row, todo, p)
     if todo.any():
         sub_row, sub_seg, q = _rows_subset(todo, pair_row, cls)
-        geo = (tl[q], th[q], mu[q], c[q])
+        geo_sub = (tl[q], th[q], mu[q], c[q])
         for sign in signs:
-            forms = (sign * Ap[q], sign * Bp[q], Ep[q])
-            lam = _choose_lambda(forms, geo, Rp, sub_seg, sub_row, p, bisections)
-            dual = _sound_total(forms, geo, kappa[sign][todo], lam, Rp_up, sub_seg, sub_row, p)
+            forms_sub = (sign * Ap[q], sign * Bp[q], Ep[q])
+            lam = _choose_lambda(forms_sub, geo_sub, Rp, sub_seg, sub_row, p, bisections)
+            dual = _sound_total(
+                forms_sub, geo_sub, kappa[sign][todo], lam, Rp_up, sub_seg, sub_row, p
+            )
             best[sign][todo] = np.minimum(best[sign][todo], dual)
-    upper[ok] = best[1.0].T
-    lower[ok] = -best[-1.0].T
-    return lower, upper
+    return best[1.0], best[-1.0]
 
 
 def _refine(
@@ -1054,10 +1107,11 @@ def _bound_rows(
     coarse: bool = False,
     enough: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds (n, R) for separable ``rows`` (sorted, unique), chunked over rows and points.
-
-    A chunk is a run of rows whose work fits ``WORK_BUDGET_BYTES``; above layer 0 (and with
-    ``SHARE_PAIRS``) it holds each class of identical pairs once (:mod:`._shared_pairs`)."""
+    """Bounds (n, R) for separable ``rows`` (sorted, unique): above layer 0 (with
+    ``SHARE_PAIRS``) through their shared classes (:func:`_bound_shared`), else chunked over
+    rows and points, a chunk being a run of rows whose cones fit ``WORK_BUDGET_BYTES``."""
+    if layer > 0 and SHARE_PAIRS:
+        return _bound_shared(net, ball, layer, rows, coarse, enough)
     top = INITIAL_PIECES if coarse else MAX_PIECES
     # a chunk's forms hold (pieces + 2) columns per point: the grid's ends and centre cut
     room = top + 2
@@ -1065,17 +1119,13 @@ def _bound_rows(
     lower = np.full((n, rows.size), -np.inf)
     upper = np.full((n, rows.size), np.inf)
     per_col = 8 * _LIVE_ARRAYS
-    shared = layer > 0 and SHARE_PAIRS
-    for start, stop, units in _chunks(net, layer, rows, room * per_col, shared):
+    for start, stop, units in _chunks(net, layer, rows, room * per_col):
         pieces = top
         while pieces > INITIAL_PIECES and units * pieces * per_col > WORK_BUDGET_BYTES:
             pieces //= 2
         if units * (INITIAL_PIECES + 2) * per_col > WORK_BUDGET_BYTES:
             continue  # one row's work alone exceeds the budget: left at ±inf
-        if shared:
-            work = _cached_shared_work(net, layer, rows, start, stop)
-        else:
-            work = _Work.unshared(_cached_cone(net, layer, rows[start:stop]))
+        work = _Work.unshared(_cached_cone(net, layer, rows[start:stop]))
         step = max(1, int(WORK_BUDGET_BYTES // max(units * (pieces + 2) * per_col, 1)))
         part = None if enough is None else tuple(e[rows[start:stop]] for e in enough)
         for a in range(0, n, step):
@@ -1175,45 +1225,34 @@ def _grid_gap(phi: np.ndarray) -> np.ndarray:
 
 
 def _chunks(
-    net: ReLUNet, layer: int, rows: np.ndarray, bytes_per_unit: int, shared: bool
+    net: ReLUNet, layer: int, rows: np.ndarray, bytes_per_unit: int
 ) -> list[tuple[int, int, int]]:
-    """``(start, stop, units)``: consecutive runs of ``rows`` whose units (cone units and
-    pairs, each holding forms for every piece of a point) fit ``WORK_BUDGET_BYTES`` at
-    ``bytes_per_unit``; a run holds at least one row. Shared: a class's units count once per
-    run, and each pair of a row counts (its gathered forms in the λ search)."""
+    """``(start, stop, units)``: consecutive runs of ``rows`` whose cone units (each holding
+    forms for every piece of a point) fit ``WORK_BUDGET_BYTES`` at ``bytes_per_unit``; a run
+    holds at least one row."""
     pats = _cached_patterns(net, layer)
-    if not shared:
-        if layer == 0:
-            sizes = np.diff(pats[0].indptr)[rows].astype(np.int64) + 2
-        else:
-            sizes = 2 * _cached_sizes(net, layer, rows) + 2
-        new_units = lambda i: int(sizes[i])  # noqa: E731
+    if layer == 0:
+        sizes = np.diff(pats[0].indptr)[rows].astype(np.int64) + 2
     else:
-        classes, class_units = _cached_classes(net, layer, rows)
-        starts, counts = _segments(classes.pair_row, rows.size)
-        seen = np.zeros(classes.Q, dtype=bool)
+        sizes = 2 * _cached_sizes(net, layer, rows) + 2
+    return _greedy_runs(sizes, WORK_BUDGET_BYTES // max(bytes_per_unit, 1))
 
-        def new_units(i: int) -> int:
-            mine = classes.pair_class[starts[i] : starts[i] + counts[i]]
-            fresh = np.unique(mine[~seen[mine]])
-            seen[fresh] = True
-            own = int(class_units[classes.Q + i])
-            return 2 * (int(class_units[fresh].sum()) + own + int(counts[i])) + 2
 
+def _greedy_runs(sizes: np.ndarray, cap: int) -> list[tuple[int, int, int]]:
+    """``(start, stop, total)``: consecutive runs of ``sizes`` with totals at most ``cap``,
+    each as long as it can be; a run holds at least one item (which may exceed ``cap``).
+
+    >>> _greedy_runs(np.array([2, 2, 3, 9, 1]), 5)
+    [(0, 2, 4), (2, 3, 3), (3, 4, 9), (4, 5, 1)]
+    """
     out = []
     start = 0
-    while start < rows.size:
-        if shared:
-            seen[:] = False
-        units = new_units(start)
-        stop = start + 1
-        while stop < rows.size:
-            more = new_units(stop)
-            if (units + more) * bytes_per_unit > WORK_BUDGET_BYTES:
-                break  # row ``stop`` opens the next run (its classes are counted again)
-            units += more
-            stop += 1
-        out.append((start, stop, units))
+    total_all = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+    while start < sizes.size:
+        # the longest run from ``start`` within the cap (at least one item)
+        stop = int(np.searchsorted(total_all, total_all[start] + cap, side="right")) - 1
+        stop = min(max(stop, start + 1), sizes.size)
+        out.append((start, stop, int(total_all[stop] - total_all[start])))
         start = stop
     return out
 
@@ -1236,31 +1275,274 @@ def _cached_classes(net: ReLUNet, layer: int, rows: np.ndarray) -> tuple[PairCla
     return hit
 
 
-def _cached_shared_work(net: ReLUNet, layer: int, rows: np.ndarray, start: int, stop: int) -> _Work:
-    """The :class:`_Work` of rows ``rows[start:stop]`` with shared classes (cached per net and
-    rows, like :func:`_cached_cone`)."""
-    cache, key = _cone_cache(net), (layer, rows[start:stop].tobytes(), "shared")
-    work = cache.cones.get(key)
-    if work is None:
+#: float64 arrays of (classes x pieces) kept per point while a run of rows is bounded through
+#: its classes (cuts, forms, crossings, and the λ stage's gathered copies).
+_STORED_ARRAYS = 8
+
+
+@dataclass(frozen=True, eq=False)
+class _ClassRun:
+    """Rows ``start:stop`` of the bounded rows (one *run*), through their classes: ``used``
+    (Qr,) the classes their pairs use (sorted), ``cls`` and ``pair_row`` (P,) each pair's
+    class among ``used`` and row among the run's rows, ``coord`` (Qr,) each class's
+    coordinate, ``width`` (Qr,) the pieces each class may take, and ``chunks``: the classes
+    ``q0:q1`` whose cone (one pair per class) is forwarded at once, ``None`` for a class
+    too large for the memory budget (its rows get no finite bound)."""
+
+    start: int
+    stop: int
+    used: np.ndarray
+    cls: np.ndarray
+    pair_row: np.ndarray
+    coord: np.ndarray
+    chunks: tuple[tuple[int, int, _Cone | None, int], ...]
+
+    @property
+    def R(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def units(self) -> int:
+        return sum(cone.units for _, _, cone, _ in self.chunks if cone is not None)
+
+
+def _class_runs(classes: PairClasses, cap: int) -> list[tuple[int, int]]:
+    """``(start, stop)``: consecutive runs of the rows whose pairs use at most ``cap``
+    distinct classes (at least one row per run)."""
+    if cap >= classes.Q:
+        return [(0, classes.R)]
+    starts, counts = _segments(classes.pair_row, classes.R)
+    seen = np.zeros(classes.Q, dtype=bool)
+    out = []
+    start, used = 0, 0
+    for r in range(classes.R):
+        mine = classes.pair_class[starts[r] : starts[r] + counts[r]]
+        fresh = np.unique(mine[~seen[mine]])
+        if r > start and used + fresh.size > cap:
+            out.append((start, r))
+            seen[:] = False
+            start, used = r, 0
+            fresh = np.unique(mine)
+        seen[fresh] = True
+        used += fresh.size
+    out.append((start, classes.R))
+    return out
+
+
+def _cached_run(
+    net: ReLUNet, layer: int, rows: np.ndarray, start: int, stop: int, top: int
+) -> _ClassRun:
+    """The :class:`_ClassRun` of ``rows[start:stop]`` (of the classes of ``rows``) for at most
+    ``top`` pieces, its class cones cut to fit half of ``WORK_BUDGET_BYTES`` per point;
+    cached per net, rows and run."""
+    cache, key = _cone_cache(net), (layer, rows.tobytes(), "run", start, stop, top)
+    run = cache.cones.get(key)
+    if run is not None:
+        return run
+    classes, class_units = _cached_classes(net, layer, rows)
+    first, last = np.searchsorted(classes.pair_row, [start, stop])
+    used, local = np.unique(classes.pair_class[first:last], return_inverse=True)
+    coord = np.empty(classes.Q, dtype=np.int64)
+    coord[classes.pair_class] = classes.pair_coord
+    half, per_col = WORK_BUDGET_BYTES // 2, 8 * _LIVE_ARRAYS
+    units = 2 * class_units[used] + 2
+    pats = _cached_patterns(net, layer)
+    chunks = []
+    for q0, q1, total in _greedy_runs(units, half // ((top + 2) * per_col)):
+        pieces = top
+        while pieces > INITIAL_PIECES and total * (pieces + 2) * per_col > half:
+            pieces //= 2
+        if total * (INITIAL_PIECES + 2) * per_col > half:
+            chunks.append((q0, q1, None, 0))
+            continue
+        sel = used[q0:q1]
+        cone = _cone_of_top(net, layer, _top_rows(classes.top, sel), classes.b_top[sel], pats, sel)
+        if sel.size != cone.P:  # every class row is one pair (of its own coordinate)
+            raise AssertionError(f"a class cone has {cone.P} pairs for {sel.size} classes")
+        chunks.append((q0, q1, cone, pieces))
+    run = _ClassRun(
+        start,
+        stop,
+        used,
+        local.reshape(-1),
+        classes.pair_row[first:last] - start,
+        coord[used],
+        tuple(chunks),
+    )
+    _cache_store(cache, key, run, run.units)
+    return run
+
+
+def _cached_kappa(net: ReLUNet, layer: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forms ``(B, E)`` (R,) of the constants κ_t of ``rows``: the cone of their constant
+    parts has no pair, so the forms are those of one column with ρ = 0, valid for every
+    ball (cached per net and rows)."""
+    cache, key = _cone_cache(net), (layer, rows.tobytes(), "kappa")
+    hit = cache.cones.get(key)
+    if hit is None:
         classes, _ = _cached_classes(net, layer, rows)
-        first, last = np.searchsorted(classes.pair_row, [start, stop])
-        used, local = np.unique(classes.pair_class[first:last], return_inverse=True)
-        n_classes, Rc = used.size, stop - start
-        sel = np.concatenate([used, classes.Q + np.arange(start, stop)])
-        top = _top_rows(classes.top, sel)
+        sel = classes.Q + np.arange(classes.R)
         cone = _cone_of_top(
-            net, layer, top, classes.b_top[sel], _cached_patterns(net, layer), rows[start:stop]
+            net,
+            layer,
+            _top_rows(classes.top, sel),
+            classes.b_top[sel],
+            _cached_patterns(net, layer),
+            rows,
         )
-        if n_classes != cone.P:  # every class row is one pair (of its own coordinate)
-            raise AssertionError(f"a class cone has {cone.P} pairs for {n_classes} classes")
-        work = _Work(
-            cone,
-            classes.pair_row[first:last] - start,
-            local.reshape(-1),
-            2 * n_classes + np.arange(Rc),
-        )
-        _cache_store(cache, key, work, cone.units)
-    return work
+        if cone.P != 0:  # constant parts read constant units only
+            raise AssertionError(f"the constant parts of {classes.R} rows have {cone.P} pairs")
+        _, B, E, _ = _forward(cone, np.zeros((0, 1)), np.zeros((0, 1)), cuts=False)
+        hit = (B[:, 0].copy(), E[:, 0].copy())
+        _cache_store(cache, key, hit, cone.units)
+    return hit
+
+
+def _refined_class_forms(
+    run: _ClassRun, lo: np.ndarray, hi: np.ndarray, c: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """``([tl, th, μ, A, B, E], width)``: the pieces and forms (Qr, nn, K) of every class of
+    ``run`` over its coordinate interval ``[lo, hi]`` (Qr, nn) with centre c, and how many
+    leading pieces of each class cover its interval (Qr,; the rest repeat its end).
+
+    The refinement of :func:`_bound_chunk`, per class chunk, with each class's tolerance from
+    every row of the run that uses it; a chunk is forwarded again only when its cuts changed.
+    A class too large for the budget gets one piece with E = +inf (no finite bound)."""
+    Qr, nn = lo.shape
+    seg = _segments(run.pair_row, run.R)
+    npairs = np.maximum(seg[1], 1)[run.pair_row][:, None]  # (P, 1)
+    state: list[dict[str, Any]] = []
+    for q0, q1, cone, pieces in run.chunks:
+        T = _grid(lo[q0:q1], hi[q0:q1], c[q0:q1], min(INITIAL_PIECES, pieces or INITIAL_PIECES))
+        state.append({"T": T, "final": cone is None})
+    pending = [i for i, st in enumerate(state) if not st["final"]]
+    for rnd in range(REFINE_ROUNDS + 1):
+        for i in pending:
+            q0, q1, cone, pieces = run.chunks[i]
+            st = state[i]
+            _, _, mu, rho = _pieces(st["T"])
+            K = mu.shape[-1]
+            last = rnd == REFINE_ROUNDS or pieces <= K
+            n_q = q1 - q0
+            A, B, E, cut = _forward(
+                cone, mu.reshape(n_q, nn * K), rho.reshape(n_q, nn * K), not last
+            )
+            st["A"], st["B"], st["E"] = (X[:n_q].reshape(n_q, nn, K) for X in (A, B, E))
+            st["cut"], st["final"] = cut.reshape(n_q, nn, K), last
+        pending = [i for i in pending if not state[i]["final"]]
+        if not pending:
+            break
+        # the tolerance of a class: the smallest over the rows that use it (as in _bound_chunk)
+        size = np.full((Qr, nn), np.inf)
+        for (q0, q1, cone, _), st in zip(run.chunks, state):
+            if cone is not None:
+                _, _, _, rho = _pieces(st["T"])
+                size[q0:q1] = (np.abs(st["B"]) + np.abs(st["A"]) * rho).max(axis=-1)
+        scale = 1.0 + _row_sum(size[run.cls], *seg)  # (R, nn)
+        tol = np.full((Qr, nn), np.inf)
+        np.minimum.at(tol, run.cls, scale[run.pair_row] / npairs)
+        for i in pending:
+            q0, q1, _, pieces = run.chunks[i]
+            st = state[i]
+            tl, th, _, _ = _pieces(st["T"])
+            split = (st["E"] > REFINE_TOLERANCE * tol[q0:q1, :, None]) & (th > tl)
+            if split.any():
+                st["T"] = _refine(st["T"], split, st["E"], st["cut"], pieces)
+            else:
+                st["final"] = True
+        pending = [i for i in pending if not state[i]["final"]]
+        if not pending:
+            break
+    K = max(st["T"].shape[-1] - 1 for st in state)
+    out = [np.empty((Qr, nn, K)) for _ in range(6)]
+    width = np.ones(Qr, dtype=np.int64)
+    for (q0, q1, cone, _), st in zip(run.chunks, state):
+        T = st["T"]
+        if cone is None:  # one piece, no finite forms
+            T = np.stack([lo[q0:q1], hi[q0:q1]], axis=-1)
+            zero = np.zeros((q1 - q0, nn, 1))
+            st.update(A=zero, B=zero, E=np.full_like(zero, np.inf))
+        tl, th, mu, _ = _pieces(T)
+        for X, Y in zip(out, (tl, th, mu, st["A"], st["B"], st["E"])):
+            X[q0:q1] = Y[..., -1:]  # columns past this chunk's pieces repeat its last piece
+            X[q0:q1, :, : Y.shape[-1]] = Y
+        # pieces past the first cut at the interval's end are [hi, hi] (or repeats)
+        end = T[..., -1:]
+        ends = np.argmax(end <= T, axis=-1)  # (n_q, nn): T is sorted
+        width[q0:q1] = np.maximum(ends.max(axis=1), 1)
+    return out, width
+
+
+def _bound_shared(
+    net: ReLUNet,
+    ball: LpBall,
+    layer: int,
+    rows: np.ndarray,
+    coarse: bool,
+    enough: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds (n, R) for the separable ``rows`` (sorted, unique) of ``layer ≥ 1`` through
+    their classes of identical pairs (:mod:`._shared_pairs`).
+
+    The rows go in runs whose classes' forms fit half of ``WORK_BUDGET_BYTES`` per point (one
+    run for all rows when the classes are few, as on the digits). Per run and block of points
+    the forms of its classes are computed once, chunked by classes and refined with the
+    tolerances of every row of the run (:func:`_refined_class_forms`); then the λ stage
+    (:func:`_dual_bounds`) runs per chunk of rows on the classes each uses."""
+    top = INITIAL_PIECES if coarse else MAX_PIECES
+    half, per_col = WORK_BUDGET_BYTES // 2, 8 * _LIVE_ARRAYS
+    n = ball.n
+    lower = np.full((n, rows.size), -np.inf)
+    upper = np.full((n, rows.size), np.inf)
+    classes, _ = _cached_classes(net, layer, rows)
+    kB_all, kE_all = _cached_kappa(net, layer, rows)
+    stored = (top + 2) * 8 * _STORED_ARRAYS  # bytes per class and point
+    for start, stop in _class_runs(classes, max(1, half // stored)):
+        run = _cached_run(net, layer, rows, start, stop, top)
+        per_point = [stored * run.used.size] + [
+            (2 * cone.units + 2) * (pieces + 2) * per_col
+            for _, _, cone, pieces in run.chunks
+            if cone is not None
+        ]
+        step = max(1, half // max(per_point))
+        row_counts = np.bincount(run.pair_row, minlength=run.R)
+        pair_starts = np.concatenate([[0], np.cumsum(row_counts)])
+        cols = np.arange(start, stop)
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            ok, box_lo, box_hi, center, Rp, Rp_up = _ball_geometry(ball[a:b])
+            if not ok.any():
+                continue
+            lo, hi, c = (X[:, run.coord].T for X in (box_lo, box_hi, center))  # (Qr, nn)
+            (tl, th, mu, A, B, E), width = _refined_class_forms(run, lo, hi, c)
+            nn, K = tl.shape[1], tl.shape[2]
+            pts = np.arange(a, b)[ok]
+            for r0, r1, _ in _greedy_runs(row_counts, max(1, half // (nn * (K + 2) * per_col))):
+                p0, p1 = pair_starts[r0], pair_starts[r1]
+                used, local = np.unique(run.cls[p0:p1], return_inverse=True)
+                k = int(width[used].max(initial=1))
+                pick = (used, slice(None), slice(0, k))
+                part = None
+                if enough is not None:
+                    part = tuple(e[rows[start + r0 : start + r1]] for e in enough)
+                kap = tuple(
+                    np.broadcast_to(x[start + r0 : start + r1, None], (r1 - r0, nn))
+                    for x in (kB_all, kE_all)
+                )
+                up, down = _dual_bounds(
+                    (A[pick], B[pick], E[pick]),
+                    (tl[pick], th[pick], mu[pick], c[used]),
+                    kap,
+                    local.reshape(-1),
+                    run.pair_row[p0:p1] - r0,
+                    (Rp, Rp_up),
+                    ball.p,
+                    coarse,
+                    part,
+                )
+                upper[np.ix_(pts, cols[r0:r1])] = up.T
+                lower[np.ix_(pts, cols[r0:r1])] = -down.T
+    return lower, upper
 
 
 # =========================================================================== exact variant

@@ -402,7 +402,7 @@ def test_cone_cache_reuses_cones_and_restarts_when_full(monkeypatch: pytest.Monk
     rows = np.arange(6)
     b1 = separable_bounds(net, LpBall(X[:1], delta, 2), layer, rows)
     cache = S._CONES[net]
-    (key,) = [k for k in cache.cones if k[0] == layer]
+    (key,) = [k for k in cache.cones if k[0] == layer and "run" in k]
     cone = cache.cones[key]
     b2 = separable_bounds(net, LpBall(X[1:2], delta, 2), layer, rows)
     assert cache.cones[key] is cone

@@ -119,9 +119,9 @@ def test_shared_classes_give_the_unshared_bounds(
     name: str, p: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Catches index mix-ups between classes, pairs and rows (a class's forms given to the
-    wrong row, κ taken from the wrong output): the bounds with shared classes equal the
-    unshared ones to the bit, for the full and the coarse pass, over several points and in
-    several chunks; and they enclose sampled values."""
+    wrong row, κ taken from the wrong constant): the bounds with shared classes equal the
+    unshared ones to the bit, for the full and the coarse pass, over several points; and
+    they enclose sampled values."""
     net, X, _, delta, layer = _grid_memorizer(name)
     ball = LpBall(X[:3], delta, p)
     rows = np.array([4, 0, 2, 2, 7, 13, 1])
@@ -130,24 +130,56 @@ def test_shared_classes_give_the_unshared_bounds(
         monkeypatch.setattr(S, "SHARE_PAIRS", share)
         for coarse in (False, True):
             out[share, coarse] = separable_bounds(net, ball, layer, rows, coarse=coarse)
-    monkeypatch.setattr(S, "SHARE_PAIRS", True)
-    # a budget of about half the work: several chunks, each with the full number of pieces
-    per_unit = (S.MAX_PIECES + 2) * 8 * S._LIVE_ARRAYS
-    ((_, _, total),) = S._chunks(net, layer, np.unique(rows), per_unit, True)
-    monkeypatch.setattr(S, "WORK_BUDGET_BYTES", (total // 2 + 1) * per_unit)
-    S._CONES.pop(net, None)
-    small = separable_bounds(net, ball, layer, rows)
-    assert len(S._chunks(net, layer, np.unique(rows), per_unit, True)) > 1
     for coarse in (False, True):
         for a, b in zip(out[True, coarse], out[False, coarse]):
             np.testing.assert_array_equal(a, b)
-    for a, b in zip(small, out[True, False]):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
     lo, hi = out[True, False]
     pts = ball.sample(np.random.default_rng(3), 100)
     for i in range(ball.n):
         Z = net.pre_activations(pts[i])[layer][:, rows]
         assert np.all(lo[i] - 1e-12 <= Z) and np.all(hi[i] + 1e-12 >= Z)
+
+
+def _class_work(net, layer: int, rows: np.ndarray) -> tuple[int, int]:
+    """(Q, the forward units of one class) of the shared bounds of ``rows``."""
+    classes, units = S._cached_classes(net, layer, np.unique(rows))
+    return classes.Q, int(2 * units[: classes.Q].max() + 2)
+
+
+@pytest.mark.parametrize(("name", "p"), [("memorizer-l2", 2.0), ("memorizer-l1", 1.0)])
+def test_shared_bounds_split_into_runs_chunks_and_blocks(
+    name: str, p: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches index mix-ups when the shared work is split: with room for one class's
+    forward at the full pieces and three classes' forms per run, the rows go in several runs
+    and each run's classes in several chunks, points one at a time, and the bounds agree with
+    the unsplit ones (the tolerances now come from fewer rows); with a budget below one
+    class's forward every row is left unbounded (±inf), never given a wrong finite value."""
+    net, X, _, delta, layer = _grid_memorizer(name)
+    ball = LpBall(X[:3], delta, p)
+    rows = np.array([4, 0, 2, 2, 7, 13, 1])
+    whole = separable_bounds(net, ball, layer, rows)
+    Q, class_units = _class_work(net, layer, rows)
+    half = class_units * (S.MAX_PIECES + 2) * 8 * S._LIVE_ARRAYS
+    monkeypatch.setattr(S, "WORK_BUDGET_BYTES", 2 * half)
+    monkeypatch.setattr(S, "_STORED_ARRAYS", half // (3 * (S.MAX_PIECES + 2) * 8))
+    S._CONES.pop(net, None)
+    split = separable_bounds(net, ball, layer, rows)
+    classes, _ = S._cached_classes(net, layer, np.unique(rows))
+    runs = S._class_runs(classes, 3)
+    assert len(runs) > 1 and Q > 3
+    run = S._cached_run(net, layer, np.unique(rows), *runs[0], S.MAX_PIECES)
+    assert len(run.chunks) > 1 and all(pieces == S.MAX_PIECES for *_, pieces in run.chunks)
+    for a, b in zip(split, whole):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    pts = ball.sample(np.random.default_rng(4), 100)
+    for i in range(ball.n):
+        Z = net.pre_activations(pts[i])[layer][:, rows]
+        assert np.all(split[0][i] - 1e-12 <= Z) and np.all(split[1][i] + 1e-12 >= Z)
+    monkeypatch.setattr(S, "WORK_BUDGET_BYTES", class_units * (S.INITIAL_PIECES + 2) * 8)
+    S._CONES.pop(net, None)
+    lo, hi = separable_bounds(net, ball, layer, rows)
+    assert np.all(lo == -np.inf) and np.all(hi == np.inf)
 
 
 def test_settled_rows_keep_box_bounds_that_settle_their_consumers() -> None:
