@@ -79,12 +79,15 @@ step).
 
 **Shared classes, settled rows, the coarse grid.** Pairs that compute the same function
 on the same coordinate (:mod:`._shared_pairs`: exact unit signatures) form one *class*: the
-forms, pieces and refinement above are computed once per class, and only the λ search and
-the final sum are per row (bounds identical to the bit). The box bound (λ = 0) is computed
-first, once per class; a row whose box bounds already reach the caller's ``enough`` skips
-the λ search. In the coarse pass over shared classes every row tries the same grid of λ
-(``COARSE_LAMBDAS``, each 1-D maximum once per class and λ), and a row whose grid value a
-convexity bound cannot show close to the best λ (:func:`_grid_gap`) gets the per-row search.
+forms, pieces and refinement above are computed once per class and query (chunked by
+classes, :func:`_bound_shared`), and only the λ search and the final sum are per row (chunked
+by rows; when the unshared rows fit one chunk, the bounds are identical to the bit). A
+class's refinement tolerance is the smallest over the rows that use it. The box bound
+(λ = 0) is computed first, once per class; a row whose box bounds already reach the
+caller's ``enough`` skips the λ search. In the coarse pass over shared classes every row
+tries the same grid of λ (``COARSE_LAMBDAS``, each 1-D maximum once per class and λ), and a
+row whose grid value a convexity bound cannot show close to the best λ (:func:`_grid_gap`)
+gets the per-row search.
 Each of these only chooses where to spend work: every value returned is a sound dual.
 
 Supports are computed once per net (cached in a ``WeakKeyDictionary``) in O(nnz) per layer:
