@@ -802,28 +802,6 @@ def _sound_sum(
     return np.where(np.isfinite(out), out, np.inf)
 
 
-@dataclass(frozen=True, eq=False)
-class _Work:
-    """One chunk of rows to bound: the ``cone`` whose pairs are Q *classes* of identical 1-D
-    functions (:mod:`._shared_pairs`; one class per pair when nothing is shared), and the
-    P pairs of the R rows: ``pair_row`` (sorted), ``pair_class`` into the cone's pairs, and
-    ``kappa_at`` (R,) the cone's output rows that hold the constants κ_t."""
-
-    cone: _Cone
-    pair_row: np.ndarray
-    pair_class: np.ndarray
-    kappa_at: np.ndarray
-
-    @property
-    def R(self) -> int:
-        return int(self.kappa_at.size)
-
-    @staticmethod
-    def unshared(cone: _Cone) -> _Work:
-        """Every pair its own class: the cone's own rows."""
-        return _Work(cone, cone.pair_row, np.arange(cone.P), cone.P + np.arange(cone.R))
-
-
 def _ball_geometry(
     ball: LpBall,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -854,20 +832,18 @@ def _pieces(T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
 
 
 def _bound_chunk(
-    work: _Work,
+    cone: _Cone,
     ball: LpBall,
     max_pieces: int,
     coarse: bool = False,
     enough: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sound (lower, upper), each (n, R), for the rows of ``work`` over every set of ``ball``
-    (``coarse``: ``COARSE_BISECTIONS`` steps on λ), computing the forms of its cone.
+    """Sound (lower, upper), each (n, R), for the rows of ``cone`` over every set of ``ball``
+    (``coarse``: ``COARSE_BISECTIONS`` steps on λ), each pair its own class (unshared).
 
-    The forms, pieces and refinement belong to the Q classes (a class's pairs share their
-    function and coordinate, hence their coordinate interval over one set); the λ stage is
-    :func:`_dual_bounds`."""
-    cone, cls, pair_row = work.cone, work.pair_class, work.pair_row
-    n, Q, R = ball.n, cone.P, work.R
+    The forms, pieces and refinement are per pair; the λ stage is :func:`_dual_bounds`."""
+    pair_row, n, Q, R = cone.pair_row, ball.n, cone.P, cone.R
+    cls = np.arange(Q)
     lower = np.full((n, R), -np.inf)
     upper = np.full((n, R), np.inf)
     ok, box_lo, box_hi, center, Rp, Rp_up = _ball_geometry(ball)
@@ -901,8 +877,8 @@ def _bound_chunk(
             break
         T = _refine(T, split, Ep, cut, max_pieces)
     # κ_t: the constant rows (identical in every column)
-    kB = B[work.kappa_at].reshape(R, nn, K)[..., 0]
-    kE = E[work.kappa_at].reshape(R, nn, K)[..., 0]
+    kB = B[Q:].reshape(R, nn, K)[..., 0]
+    kE = E[Q:].reshape(R, nn, K)[..., 0]
     best_up, best_down = _dual_bounds(
         (Ap, Bp, Ep),
         (tl, th, mu, c),
@@ -1128,12 +1104,12 @@ def _bound_rows(
             pieces //= 2
         if units * (INITIAL_PIECES + 2) * per_col > WORK_BUDGET_BYTES:
             continue  # one row's work alone exceeds the budget: left at ±inf
-        work = _Work.unshared(_cached_cone(net, layer, rows[start:stop]))
+        cone = _cached_cone(net, layer, rows[start:stop])
         step = max(1, int(WORK_BUDGET_BYTES // max(units * (pieces + 2) * per_col, 1)))
         part = None if enough is None else tuple(e[rows[start:stop]] for e in enough)
         for a in range(0, n, step):
             b = min(n, a + step)
-            lo_c, hi_c = _bound_chunk(work, ball[a:b], pieces, coarse, part)
+            lo_c, hi_c = _bound_chunk(cone, ball[a:b], pieces, coarse, part)
             lower[a:b, start:stop] = lo_c
             upper[a:b, start:stop] = hi_c
     return lower, upper
@@ -1288,7 +1264,7 @@ class _ClassRun:
     """Rows ``start:stop`` of the bounded rows (one *run*), through their classes: ``used``
     (Qr,) the classes their pairs use (sorted), ``cls`` and ``pair_row`` (P,) each pair's
     class among ``used`` and row among the run's rows, ``coord`` (Qr,) each class's
-    coordinate, ``width`` (Qr,) the pieces each class may take, and ``chunks``: the classes
+    coordinate, and ``chunks``: the classes
     ``q0:q1`` whose cone (one pair per class) is forwarded at once, ``None`` for a class
     too large for the memory budget (its rows get no finite bound)."""
 
@@ -1408,8 +1384,9 @@ def _refined_class_forms(
     ``run`` over its coordinate interval ``[lo, hi]`` (Qr, nn) with centre c, and how many
     leading pieces of each class cover its interval (Qr,; the rest repeat its end).
 
-    The refinement of :func:`_bound_chunk`, per class chunk, with each class's tolerance from
-    every row of the run that uses it; a chunk is forwarded again only when its cuts changed.
+    The refinement of :func:`_bound_chunk` (per class instead of per pair), per chunk of
+    classes, with each class's tolerance from every row of the run that uses it; a chunk is
+    forwarded again only when its cuts changed.
     A class too large for the budget gets one piece with E = +inf (no finite bound)."""
     Qr, nn = lo.shape
     seg = _segments(run.pair_row, run.R)
