@@ -163,12 +163,21 @@ def _data(inst: dict[str, Any], p: float) -> tuple[np.ndarray, np.ndarray, dict[
 
 
 def _claimed(c: Any, eps_sq: Fraction) -> float:
+    """The radius a cell claims for construction ``c`` on data of squared separation
+    ``4 eps_sq``: just inside a closed radius condition, else 0.9 ε."""
     rc = c.radius_condition
     if rc.closed:
         return rc.just_inside(eps_sq)
     from robustexp.constructions._construction import sqrt_bounds
 
     return float(Fraction(9, 10) * sqrt_bounds(eps_sq)[0])
+
+
+def _claimed_for(c: Any, X: np.ndarray, y: np.ndarray) -> float:
+    """:func:`_claimed` on the measured separation of ``(X, y)`` in c's norm."""
+    from robustexp.data import separation
+
+    return _claimed(c, separation(X, y, c.p).distance_sq / 4)
 
 
 def _attack(
@@ -495,13 +504,9 @@ def _queries_only(c: Any, X: np.ndarray, y: np.ndarray, path: Path, progress: Pa
     """``--queries-only``: the complete queries of one unfinished cell into ``progress``,
     at the cell's claimed radius (from its result file, else computed as :func:`_cell`
     does); prints the generic summary, writes no cell result."""
-    from robustexp.data import separation
     from robustexp.verify import BallSpec
 
-    if path.exists():
-        delta = read_json(path)["claimed_radius"]
-    else:
-        delta = _claimed(c, separation(X, y, c.p).distance_sq / 4)
+    delta = read_json(path)["claimed_radius"] if path.exists() else _claimed_for(c, X, y)
     g = _generic(c.build(X, y, delta), X, y, BallSpec(delta, c.p), VERIFY_BUDGET, progress)
     print(
         f"{c.name:22s} queries only: generic={g['certified_fraction']:.3f} "

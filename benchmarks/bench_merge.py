@@ -46,14 +46,13 @@ def _case(inst: dict[str, Any], name: str, points: int, queries: int) -> dict[st
     import bench_memorization_grid as grid
 
     from robustexp.constructions import CONSTRUCTIONS
-    from robustexp.data import separation
     from robustexp.verify import LpBall, interval_bounds
     from robustexp.verify._merge import _plan, merge_bounds
     from robustexp.verify._milp import default_bounds, margin_from_bounds
 
     c = CONSTRUCTIONS[name]
     X, y, _ = grid._data(inst, c.p)
-    delta = grid._claimed(c, separation(X, y, c.p).distance_sq / 4)
+    delta = grid._claimed_for(c, X, y)
     net = c.build(X, y, delta)
     t0 = time.perf_counter()
     _plan(net)

@@ -57,7 +57,6 @@ def _case(name: str, quick: bool, points: int, queries: int) -> dict[str, Any]:
     import bench_memorization_grid as grid
 
     from robustexp.constructions import CONSTRUCTIONS
-    from robustexp.data import separation
     from robustexp.verify import LpBall, miqcp_margin
     from robustexp.verify import _separable as S
     from robustexp.verify._separable import _labels, _top_rows, separable_bounds
@@ -68,7 +67,7 @@ def _case(name: str, quick: bool, points: int, queries: int) -> dict[str, Any]:
         X, y = _quick_data(c.p)
     else:
         X, y, _ = grid._data({"kind": "digits", "N": 1797, "d": 64}, c.p)
-    delta = grid._claimed(c, separation(X, y, c.p).distance_sq / 4)
+    delta = grid._claimed_for(c, X, y)
     net = c.build(X, y, delta)
     layer = _distance_layer(net, X.shape[0])
     t0 = time.perf_counter()

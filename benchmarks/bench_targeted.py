@@ -48,13 +48,12 @@ def _case(key: str) -> dict[str, Any]:
     import bench_memorization_grid as grid
 
     from robustexp.constructions import CONSTRUCTIONS
-    from robustexp.data import separation
     from robustexp.verify import LpBall
     from robustexp.verify import _milp as M
 
     c = CONSTRUCTIONS[NAME]
     X, y, _ = grid._data(_instance(key), c.p)
-    delta = grid._claimed(c, separation(X, y, c.p).distance_sq / 4)
+    delta = grid._claimed_for(c, X, y)
     net = c.build(X, y, delta)
     points = np.random.default_rng(0).choice(len(y), POINTS, replace=False).tolist()
     points.append(EXTRA[key])

@@ -136,12 +136,11 @@ def _separable_step(
     """Intersect the rows ``rows`` (bool mask) of layer m with their separable bounds, where
     they are separable sums over two or more coordinates (a row of one coordinate is bounded
     on its coordinate interval by the other passes well enough, and costs as much)."""
-    from robustexp.verify._separable import MIXED, _labels, separable_bounds, separable_rows
+    from robustexp.verify._separable import multi_coordinate_rows, separable_bounds
 
     if math.isinf(ball.p) or m == 0 or rows is None or not rows.any():
         return
-    multi = _labels(net)[m] == MIXED
-    idx = np.flatnonzero(rows & multi & separable_rows(net, m))
+    idx = np.flatnonzero(rows & multi_coordinate_rows(net, m))
     if idx.size == 0:
         return
     lo, hi = separable_bounds(net, ball, m, idx, coarse=coarse, enough=settling_bounds(net, m))

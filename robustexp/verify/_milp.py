@@ -294,11 +294,10 @@ def _first_separable_layer(net: ReLUNet, relevant: list[np.ndarray]) -> int:
     """The first layer with relevant rows that the separable pass bounds (separable sums over
     two or more coordinates), or ``net.depth - 1`` (the output layer's rows) if none: the
     look-back pass after a separable pass starts there, the layers below being unchanged."""
-    from robustexp.verify._separable import MIXED, _labels, separable_rows
+    from robustexp.verify._separable import multi_coordinate_rows
 
-    labels = _labels(net)
     for m in range(1, net.depth - 1):
-        if (relevant[m] & (labels[m] == MIXED) & separable_rows(net, m)).any():
+        if (relevant[m] & multi_coordinate_rows(net, m)).any():
             return m
     return net.depth - 1
 

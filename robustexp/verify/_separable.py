@@ -125,7 +125,7 @@ from robustexp.verify._numerics import (
 from robustexp.verify._sets import LpBall
 from robustexp.verify._shared_pairs import PairClasses, pair_classes
 
-__all__ = ["separable_bounds", "separable_rows"]
+__all__ = ["multi_coordinate_rows", "separable_bounds", "separable_rows"]
 
 #: Unit labels besides the coordinate index j >= 0.
 CONSTANT = -1
@@ -310,6 +310,20 @@ def separable_rows(net: ReLUNet, layer: int) -> np.ndarray:
             np.maximum.reduceat((prev[W.indices] == MIXED).astype(np.int8), W.indptr[:-1][nz]) > 0
         )
     return ~bad
+
+
+def multi_coordinate_rows(net: ReLUNet, layer: int) -> np.ndarray:
+    """Bool (k_layer,): the separable rows of ``layer`` that are sums over two or more
+    coordinates (label ``MIXED``): the rows worth a separable pass (a row of one coordinate
+    is bounded on its coordinate interval by the other passes as well, and costs as much).
+
+    >>> net = ReLUNet.from_layers([([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [0.0, 0.0, 0.0]),
+    ...                            ([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]], [0.0, 0.0])])
+    >>> multi_coordinate_rows(net, 1).tolist()   # x1 + x2 is; x1 alone is not
+    [True, False]
+    """
+    m = _check_layer(net, layer)
+    return (_labels(net)[m] == MIXED) & separable_rows(net, m)
 
 
 def _check_layer(net: Any, layer: Any) -> int:
@@ -831,6 +845,25 @@ def _pieces(T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return tl, th, mu, rho
 
 
+def _piece_size(A: np.ndarray, B: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """The size (..., n) of each pair's (or class's) forms over its pieces: max |B| + |A| ρ."""
+    return (np.abs(B) + np.abs(A) * rho).max(axis=-1)
+
+
+def _refine_tolerance(size: np.ndarray, cls: np.ndarray, pair_row: np.ndarray) -> np.ndarray:
+    """The refinement tolerance (Q, n) of each class from the ``size`` (Q, n) of every class:
+    the smallest, over the rows using it, of ``(1 + the row's sum of sizes) / its pairs``.
+    A piece whose remainder exceeds ``REFINE_TOLERANCE`` times it is cut (λ is not known yet
+    and moves as the bound tightens, so every piece that matters at the row's scale)."""
+    R = int(pair_row.max(initial=-1)) + 1
+    seg = _segments(pair_row, R)
+    npairs = np.maximum(seg[1], 1)[pair_row][:, None]  # (P, 1)
+    scale = 1.0 + _row_sum(size[cls], *seg)  # (R, n)
+    tol = np.full(size.shape, np.inf)
+    np.minimum.at(tol, cls, scale[pair_row] / npairs)
+    return tol
+
+
 def _bound_chunk(
     cone: _Cone,
     ball: LpBall,
@@ -854,9 +887,7 @@ def _bound_chunk(
     lo = box_lo[:, qc].T  # (Q, nn)
     hi = box_hi[:, qc].T
     c = center[:, qc].T
-    seg = _segments(pair_row, R)
     T = _grid(lo, hi, c, min(INITIAL_PIECES, max_pieces))
-    npairs = np.maximum(seg[1], 1)[pair_row][:, None]  # (P, 1)
     for rnd in range(REFINE_ROUNDS + 1):
         tl, th, mu, rho = _pieces(T)
         K = tl.shape[-1]
@@ -866,12 +897,9 @@ def _bound_chunk(
         Ap, Bp, Ep = (X[:Q].reshape(Q, nn, K) for X in (A, B, E))
         if last:
             break
-        # cut every piece whose remainder matters at the scale of a row using the class (λ is
-        # not known yet and moves as the bound tightens); the largest remainders first
-        size = (np.abs(Bp) + np.abs(Ap) * rho).max(axis=-1)  # (Q, nn)
-        scale = 1.0 + _row_sum(size[cls], *seg)  # (R, nn)
-        tol = np.full((Q, nn), np.inf)
-        np.minimum.at(tol, cls, scale[pair_row] / npairs)
+        # cut every piece whose remainder matters at the scale of a row using the pair; the
+        # largest remainders first
+        tol = _refine_tolerance(_piece_size(Ap, Bp, rho), cls, pair_row)
         split = (Ep > REFINE_TOLERANCE * tol[..., None]) & (th > tl)
         if not split.any():
             break
@@ -1389,8 +1417,6 @@ def _refined_class_forms(
     forwarded again only when its cuts changed.
     A class too large for the budget gets one piece with E = +inf (no finite bound)."""
     Qr, nn = lo.shape
-    seg = _segments(run.pair_row, run.R)
-    npairs = np.maximum(seg[1], 1)[run.pair_row][:, None]  # (P, 1)
     state: list[dict[str, Any]] = []
     for q0, q1, cone, pieces in run.chunks:
         T = _grid(lo[q0:q1], hi[q0:q1], c[q0:q1], min(INITIAL_PIECES, pieces or INITIAL_PIECES))
@@ -1400,7 +1426,7 @@ def _refined_class_forms(
         for i in pending:
             q0, q1, cone, pieces = run.chunks[i]
             st = state[i]
-            _, _, mu, rho = _pieces(st["T"])
+            tl, th, mu, rho = _pieces(st["T"])
             K = mu.shape[-1]
             last = rnd == REFINE_ROUNDS or pieces <= K
             n_q = q1 - q0
@@ -1409,23 +1435,21 @@ def _refined_class_forms(
             )
             st["A"], st["B"], st["E"] = (X[:n_q].reshape(n_q, nn, K) for X in (A, B, E))
             st["cut"], st["final"] = cut.reshape(n_q, nn, K), last
+            st["size"], st["open"] = _piece_size(st["A"], st["B"], rho), th > tl
         pending = [i for i in pending if not state[i]["final"]]
         if not pending:
             break
-        # the tolerance of a class: the smallest over the rows that use it (as in _bound_chunk)
+        # the tolerance of a class from every row of the run that uses it (a class too large
+        # for the budget has infinite size: its rows lower no tolerance)
         size = np.full((Qr, nn), np.inf)
         for (q0, q1, cone, _), st in zip(run.chunks, state):
             if cone is not None:
-                _, _, _, rho = _pieces(st["T"])
-                size[q0:q1] = (np.abs(st["B"]) + np.abs(st["A"]) * rho).max(axis=-1)
-        scale = 1.0 + _row_sum(size[run.cls], *seg)  # (R, nn)
-        tol = np.full((Qr, nn), np.inf)
-        np.minimum.at(tol, run.cls, scale[run.pair_row] / npairs)
+                size[q0:q1] = st["size"]
+        tol = _refine_tolerance(size, run.cls, run.pair_row)
         for i in pending:
             q0, q1, _, pieces = run.chunks[i]
             st = state[i]
-            tl, th, _, _ = _pieces(st["T"])
-            split = (st["E"] > REFINE_TOLERANCE * tol[q0:q1, :, None]) & (th > tl)
+            split = (st["E"] > REFINE_TOLERANCE * tol[q0:q1, :, None]) & st["open"]
             if split.any():
                 st["T"] = _refine(st["T"], split, st["E"], st["cut"], pieces)
             else:
